@@ -153,6 +153,9 @@ bool fy_glob_match(const char *pat, size_t pn, const char *s, size_t sn, bool st
 /* True when the pattern has no wildcard. */
 bool fy_glob_is_literal(const char *pat, size_t pn);
 
+/* Upper-cases UTF-8 with fy_fold_cp; malloc'd, NUL-terminated. */
+char *fy_upper_utf8(const char *s, size_t n);
+
 /* FNV-1a 32-bit over case-folded UTF-8 (for dispatch hash buckets). */
 uint32_t fy_hash_ci(const char *s, size_t n);
 

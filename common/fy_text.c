@@ -286,3 +286,20 @@ uint32_t fy_hash_ci(const char *s, size_t n)
     }
     return h;
 }
+
+char *fy_upper_utf8(const char *s, size_t n)
+{
+    fy_buf b = {0};
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t l = fy_utf8_next(s + i, n - i, &cp);
+        if (l == 1 && (uint8_t)s[i] >= 0x80) {
+            fy_buf_putc(&b, (uint8_t)s[i]); /* invalid byte: keep as is */
+        } else {
+            put_utf8(&b, fy_fold_cp(cp));
+        }
+        i += l;
+    }
+    return fy_buf_cstr(&b);
+}
