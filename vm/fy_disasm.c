@@ -65,7 +65,8 @@ static void put_idx(fy_buf *b, uint32_t i)
 
 static void put_hex_bytes(fy_buf *b, const uint8_t *d, size_t n)
 {
-    for (size_t i = 0; i < n; i++) fy_buf_printf(b, "%02x", d[i]);
+    for (size_t i = 0; i < n; i++)
+        fy_buf_printf(b, "%02x", d[i]);
 }
 
 /* ---- header and tables ---- */
@@ -76,7 +77,8 @@ static void put_header(fy_buf *b, const fy_program *p)
                   p->compiler_version & 0xFF);
     fy_buf_puts(b, "source hash  ");
     put_hex_bytes(b, p->source_hash, sizeof p->source_hash);
-    fy_buf_printf(b, "\nsignature    %s\n", p->signed_ok ? "verified with the trusted key" : "not verified");
+    fy_buf_printf(b, "\nsignature    %s\n",
+                  p->signed_ok ? "verified with the trusted key" : "not verified");
     fy_buf_puts(b, "sources     ");
     for (uint32_t i = 0; i < p->nsources; i++) {
         fy_buf_putc(b, ' ');
@@ -88,8 +90,8 @@ static void put_header(fy_buf *b, const fy_program *p)
                   "%u versions, %u conversions, %u maps, %u map entries, %u policies, "
                   "%u debug entries\n",
                   p->nstr, p->nconsts, p->nregex, p->ncode, p->nrules, p->nroots, p->ndnodes,
-                  p->ndrefs, p->ndexts, p->napps, p->ncomponents, p->nversions, p->nconvs,
-                  p->nmaps, p->nmapents, p->npolicies, p->ndebug);
+                  p->ndrefs, p->ndexts, p->napps, p->ncomponents, p->nversions, p->nconvs, p->nmaps,
+                  p->nmapents, p->npolicies, p->ndebug);
 }
 
 static void put_strings(fy_buf *b, const fy_program *p)
@@ -119,8 +121,12 @@ static void put_rules(fy_buf *b, const fy_program *p)
         const fy_prog_rule *r = &p->rules[i];
         fy_buf_printf(b, "  [%u] stage %s, %s, %s, flags%s%s%s%s, app ", i,
                       stages[r->stage <= 3 ? r->stage : 0],
-                      r->action == 1 ? "include" : r->action == 2 ? "exclude" : "?",
-                      r->kind == 1 ? "file" : r->kind == 2 ? "registry" : "?",
+                      r->action == 1   ? "include"
+                      : r->action == 2 ? "exclude"
+                                       : "?",
+                      r->kind == 1   ? "file"
+                      : r->kind == 2 ? "registry"
+                                     : "?",
                       r->flags ? "" : " none", r->flags & FY_RULE_DETECTION ? " detection" : "",
                       r->flags & FY_RULE_RECURSE ? " recurse" : "",
                       r->flags & FY_RULE_KEYS ? " keys" : "");
@@ -163,13 +169,11 @@ static void put_dispatch(fy_buf *b, const fy_program *p)
         else
             put_qstr(b, p, d->name);
         if (d->nchildren)
-            fy_buf_printf(b, " children %u..%u", d->first_child,
-                          d->first_child + d->nchildren - 1);
+            fy_buf_printf(b, " children %u..%u", d->first_child, d->first_child + d->nchildren - 1);
         fy_buf_puts(b, " rules ");
         put_refs(b, p, d->first_ref, d->nrefs);
-        for (uint32_t k = 0; k < d->nexts && d->first_ext < p->ndexts &&
-                             k < p->ndexts - d->first_ext;
-             k++) {
+        for (uint32_t k = 0;
+             k < d->nexts && d->first_ext < p->ndexts && k < p->ndexts - d->first_ext; k++) {
             const fy_prog_dext *e = &p->dexts[d->first_ext + k];
             fy_buf_puts(b, " .");
             put_qstr(b, p, e->ext);
@@ -195,8 +199,8 @@ static void put_apps(fy_buf *b, const fy_program *p)
         put_qstr(b, p, a->content_path);
         fy_buf_printf(b, ", flags%s%s%s, versions %u+%u, components %u+%u\n",
                       a->flags ? "" : " none", a->flags & FY_APP_SYSTEM ? " system" : "",
-                      a->flags & FY_APP_SELECTED ? " selected" : "", a->first_version,
-                      a->nversions, a->first_component, a->ncomponents);
+                      a->flags & FY_APP_SELECTED ? " selected" : "", a->first_version, a->nversions,
+                      a->first_component, a->ncomponents);
     }
     fy_buf_puts(b, "\nversions:\n");
     for (uint32_t i = 0; i < p->nversions; i++) {
@@ -266,8 +270,12 @@ static void put_operand(fy_buf *b, const fy_program *p, char which, unsigned kin
     if (kind == FY_OPND_NONE) return;
     fy_buf_printf(b, " %c=", which);
     switch (kind) {
-    case FY_OPND_SREG: fy_buf_printf(b, "s%u", v); break;
-    case FY_OPND_STR: put_qstr(b, p, v); break;
+    case FY_OPND_SREG:
+        fy_buf_printf(b, "s%u", v);
+        break;
+    case FY_OPND_STR:
+        put_qstr(b, p, v);
+        break;
     case FY_OPND_CONST:
         if (v < p->nconsts)
             fy_buf_printf(b, "%lld", (long long)p->consts[v]);
@@ -278,14 +286,30 @@ static void put_operand(fy_buf *b, const fy_program *p, char which, unsigned kin
         fy_buf_printf(b, "r%u:", v);
         if (v < p->nregex) put_qstr(b, p, p->regex[v].pattern);
         break;
-    case FY_OPND_MAP: fy_buf_printf(b, "map%u", v); break;
-    case FY_OPND_JUMP: fy_buf_printf(b, "0x%04x", v); break;
-    case FY_OPND_CMP: fy_buf_puts(b, v <= 6 ? cmp_names[v] : "?"); break;
-    case FY_OPND_KIND: fy_buf_puts(b, v <= 3 ? kind_names[v] : "?"); break;
-    case FY_OPND_TYPE: fy_buf_puts(b, v < FY_ARRAY_LEN(regtype_names) ? regtype_names[v] : "?"); break;
-    case FY_OPND_HOST: fy_buf_puts(b, v < FY_HOST_COUNT ? fy_hostinfo_table[v].name : "?"); break;
-    case FY_OPND_MASK: fy_buf_printf(b, "0x%x", v); break;
-    default: fy_buf_printf(b, "%u", v); break; /* BOOL */
+    case FY_OPND_MAP:
+        fy_buf_printf(b, "map%u", v);
+        break;
+    case FY_OPND_JUMP:
+        fy_buf_printf(b, "0x%04x", v);
+        break;
+    case FY_OPND_CMP:
+        fy_buf_puts(b, v <= 6 ? cmp_names[v] : "?");
+        break;
+    case FY_OPND_KIND:
+        fy_buf_puts(b, v <= 3 ? kind_names[v] : "?");
+        break;
+    case FY_OPND_TYPE:
+        fy_buf_puts(b, v < FY_ARRAY_LEN(regtype_names) ? regtype_names[v] : "?");
+        break;
+    case FY_OPND_HOST:
+        fy_buf_puts(b, v < FY_HOST_COUNT ? fy_hostinfo_table[v].name : "?");
+        break;
+    case FY_OPND_MASK:
+        fy_buf_printf(b, "0x%x", v);
+        break;
+    default:
+        fy_buf_printf(b, "%u", v);
+        break; /* BOOL */
     }
 }
 
@@ -336,7 +360,8 @@ static void put_insn(fy_buf *b, const fy_program *p, uint32_t i)
     const fy_prog_debug *d = fy_program_debug_at(p, pc);
     if (d) {
         size_t w = b->len - start;
-        for (; w < OPND_COLUMN; w++) fy_buf_putc(b, ' ');
+        for (; w < OPND_COLUMN; w++)
+            fy_buf_putc(b, ' ');
         fy_buf_printf(b, " ; %s:%u:%u", fy_prog_str(p, d->file), d->line, d->col);
     }
     fy_buf_putc(b, '\n');

@@ -24,21 +24,21 @@
 #define HDR_MAGIC "FYPROG"
 #define HDR_GUARD "\x19\x93\r\n\x1a\n"
 enum {
-    OFF_MAGIC = 0,    /* 6 bytes "FYPROG" */
-    OFF_GUARD = 6,    /* 6 bytes 19 93 0D 0A 1A 0A */
-    OFF_MAJOR = 12,   /* u16 */
-    OFF_MINOR = 14,   /* u16 */
-    OFF_BOM = 16,     /* u32 0x01020304 */
-    OFF_HDRLEN = 20,  /* u32: fixed header + section table, padded to 8 */
-    OFF_TOTAL = 24,   /* u32: the whole file */
-    OFF_CRC = 28,     /* u32: zlib crc32 over the file without these 4 bytes */
-    OFF_COMPVER = 32, /* u32 */
-    OFF_FLAGS = 36,   /* u32: FLAG_SIGNED */
-    OFF_NSEC = 40,    /* u32 */
-    OFF_RESERVED = 44,/* u32: 0 */
-    OFF_HASH = 48,    /* 32 bytes */
-    HDR_FIXED = 80,   /* the section table starts here */
-    SECENT_SIZE = 12, /* {type, offset, length} */
+    OFF_MAGIC = 0,     /* 6 bytes "FYPROG" */
+    OFF_GUARD = 6,     /* 6 bytes 19 93 0D 0A 1A 0A */
+    OFF_MAJOR = 12,    /* u16 */
+    OFF_MINOR = 14,    /* u16 */
+    OFF_BOM = 16,      /* u32 0x01020304 */
+    OFF_HDRLEN = 20,   /* u32: fixed header + section table, padded to 8 */
+    OFF_TOTAL = 24,    /* u32: the whole file */
+    OFF_CRC = 28,      /* u32: zlib crc32 over the file without these 4 bytes */
+    OFF_COMPVER = 32,  /* u32 */
+    OFF_FLAGS = 36,    /* u32: FLAG_SIGNED */
+    OFF_NSEC = 40,     /* u32 */
+    OFF_RESERVED = 44, /* u32: 0 */
+    OFF_HASH = 48,     /* 32 bytes */
+    HDR_FIXED = 80,    /* the section table starts here */
+    SECENT_SIZE = 12,  /* {type, offset, length} */
 };
 #define BYTE_ORDER_TEST 0x01020304u
 #define FLAG_SIGNED 1u
@@ -56,9 +56,9 @@ enum {
 };
 
 static const char *const section_names[FY_SEC_MAX + 1] = {
-    "?",       "STRINGS", "CONSTS",   "REGEX",      "CODE",     "RULES",  "ROOTS",
-    "DNODES",  "DREFS",   "DEXTS",    "APPS",       "COMPONENTS", "VERSIONS", "CONVS",
-    "MAPS",    "MAPENTS", "POLICIES", "SOURCES",    "DEBUG",
+    "?",      "STRINGS", "CONSTS",   "REGEX",   "CODE",       "RULES",    "ROOTS",
+    "DNODES", "DREFS",   "DEXTS",    "APPS",    "COMPONENTS", "VERSIONS", "CONVS",
+    "MAPS",   "MAPENTS", "POLICIES", "SOURCES", "DEBUG",
 };
 
 const char *fy_prog_section_name(uint32_t type)
@@ -90,29 +90,33 @@ typedef struct fy_field {
     uint8_t width; /* 1, 2, 4 or 8 bytes on disk and in memory */
 } fy_field;
 
-#define FLD(T, m) {offsetof(T, m), sizeof(((T *)0)->m)}
+#define FLD(T, m)                                                                                  \
+    {                                                                                              \
+        offsetof(T, m), sizeof(((T *)0)->m)                                                        \
+    }
 static const fy_field f_u32[] = {{0, 4}};
 static const fy_field f_i64[] = {{0, 8}};
 static const fy_field f_regex[] = {FLD(fy_prog_regex, pattern), FLD(fy_prog_regex, flags)};
 static const fy_field f_insn[] = {FLD(fy_insn, op), FLD(fy_insn, a), FLD(fy_insn, b),
                                   FLD(fy_insn, c)};
-static const fy_field f_rule[] = {
-    FLD(fy_prog_rule, stage),       FLD(fy_prog_rule, action), FLD(fy_prog_rule, kind),
-    FLD(fy_prog_rule, flags),       FLD(fy_prog_rule, app),    FLD(fy_prog_rule, component),
-    FLD(fy_prog_rule, specificity), FLD(fy_prog_rule, entry),  FLD(fy_prog_rule, node),
-    FLD(fy_prog_rule, dest)};
+static const fy_field f_rule[] = {FLD(fy_prog_rule, stage),       FLD(fy_prog_rule, action),
+                                  FLD(fy_prog_rule, kind),        FLD(fy_prog_rule, flags),
+                                  FLD(fy_prog_rule, app),         FLD(fy_prog_rule, component),
+                                  FLD(fy_prog_rule, specificity), FLD(fy_prog_rule, entry),
+                                  FLD(fy_prog_rule, node),        FLD(fy_prog_rule, dest)};
 static const fy_field f_root[] = {FLD(fy_prog_root, kind), FLD(fy_prog_root, recurse),
                                   FLD(fy_prog_root, reserved), FLD(fy_prog_root, path)};
-static const fy_field f_dnode[] = {
-    FLD(fy_prog_dnode, name),      FLD(fy_prog_dnode, first_child), FLD(fy_prog_dnode, nchildren),
-    FLD(fy_prog_dnode, first_ref), FLD(fy_prog_dnode, nrefs),       FLD(fy_prog_dnode, first_ext),
-    FLD(fy_prog_dnode, nexts)};
+static const fy_field f_dnode[] = {FLD(fy_prog_dnode, name),      FLD(fy_prog_dnode, first_child),
+                                   FLD(fy_prog_dnode, nchildren), FLD(fy_prog_dnode, first_ref),
+                                   FLD(fy_prog_dnode, nrefs),     FLD(fy_prog_dnode, first_ext),
+                                   FLD(fy_prog_dnode, nexts)};
 static const fy_field f_dext[] = {FLD(fy_prog_dext, ext), FLD(fy_prog_dext, first_ref),
                                   FLD(fy_prog_dext, nrefs)};
-static const fy_field f_app[] = {
-    FLD(fy_prog_app, id),          FLD(fy_prog_app, name),          FLD(fy_prog_app, vendor),
-    FLD(fy_prog_app, content_path), FLD(fy_prog_app, flags),        FLD(fy_prog_app, first_version),
-    FLD(fy_prog_app, nversions),   FLD(fy_prog_app, first_component), FLD(fy_prog_app, ncomponents)};
+static const fy_field f_app[] = {FLD(fy_prog_app, id),         FLD(fy_prog_app, name),
+                                 FLD(fy_prog_app, vendor),     FLD(fy_prog_app, content_path),
+                                 FLD(fy_prog_app, flags),      FLD(fy_prog_app, first_version),
+                                 FLD(fy_prog_app, nversions),  FLD(fy_prog_app, first_component),
+                                 FLD(fy_prog_app, ncomponents)};
 static const fy_field f_comp[] = {FLD(fy_prog_component, app), FLD(fy_prog_component, name),
                                   FLD(fy_prog_component, content_path),
                                   FLD(fy_prog_component, flags)};
@@ -130,86 +134,69 @@ static const fy_field f_debug[] = {FLD(fy_prog_debug, pc), FLD(fy_prog_debug, fi
 typedef struct fy_rectype {
     const fy_field *fields;
     uint8_t nfields;
-    uint8_t disk_size; /* sum of the widths */
     uint16_t mem_size; /* sizeof the struct */
 } fy_rectype;
 
-#define RT(f, T) {f, FY_ARRAY_LEN(f), 0, sizeof(T)}
-/* Indexed by section type; STRINGS (0 fields) has its own reader and writer. */
+/* Every record section: its type, the program's array and count, the field list and the
+ * in-memory element type. STRINGS (not a record section) has its own reader and writer. */
+#define REC_SECTIONS(X)                                                                            \
+    X(CONSTS, consts, nconsts, f_i64, int64_t)                                                     \
+    X(REGEX, regex, nregex, f_regex, fy_prog_regex)                                                \
+    X(CODE, code, ncode, f_insn, fy_insn)                                                          \
+    X(RULES, rules, nrules, f_rule, fy_prog_rule)                                                  \
+    X(ROOTS, roots, nroots, f_root, fy_prog_root)                                                  \
+    X(DNODES, dnodes, ndnodes, f_dnode, fy_prog_dnode)                                             \
+    X(DREFS, drefs, ndrefs, f_u32, uint32_t)                                                       \
+    X(DEXTS, dexts, ndexts, f_dext, fy_prog_dext)                                                  \
+    X(APPS, apps, napps, f_app, fy_prog_app)                                                       \
+    X(COMPONENTS, components, ncomponents, f_comp, fy_prog_component)                              \
+    X(VERSIONS, versions, nversions, f_version, fy_prog_version)                                   \
+    X(CONVS, convs, nconvs, f_conv, fy_prog_conv)                                                  \
+    X(MAPS, maps, nmaps, f_map, fy_prog_map)                                                       \
+    X(MAPENTS, mapents, nmapents, f_mapent, fy_prog_mapent)                                        \
+    X(POLICIES, policies, npolicies, f_policy, fy_prog_policy)                                     \
+    X(SOURCES, sources, nsources, f_u32, uint32_t)                                                 \
+    X(DEBUG, debug, ndebug, f_debug, fy_prog_debug)
+
 static const fy_rectype rectypes[FY_SEC_MAX + 1] = {
-    [FY_SEC_CONSTS] = RT(f_i64, int64_t),
-    [FY_SEC_REGEX] = RT(f_regex, fy_prog_regex),
-    [FY_SEC_CODE] = RT(f_insn, fy_insn),
-    [FY_SEC_RULES] = RT(f_rule, fy_prog_rule),
-    [FY_SEC_ROOTS] = RT(f_root, fy_prog_root),
-    [FY_SEC_DNODES] = RT(f_dnode, fy_prog_dnode),
-    [FY_SEC_DREFS] = RT(f_u32, uint32_t),
-    [FY_SEC_DEXTS] = RT(f_dext, fy_prog_dext),
-    [FY_SEC_APPS] = RT(f_app, fy_prog_app),
-    [FY_SEC_COMPONENTS] = RT(f_comp, fy_prog_component),
-    [FY_SEC_VERSIONS] = RT(f_version, fy_prog_version),
-    [FY_SEC_CONVS] = RT(f_conv, fy_prog_conv),
-    [FY_SEC_MAPS] = RT(f_map, fy_prog_map),
-    [FY_SEC_MAPENTS] = RT(f_mapent, fy_prog_mapent),
-    [FY_SEC_POLICIES] = RT(f_policy, fy_prog_policy),
-    [FY_SEC_SOURCES] = RT(f_u32, uint32_t),
-    [FY_SEC_DEBUG] = RT(f_debug, fy_prog_debug),
+#define X(T, arr, n, fields, type) [FY_SEC_##T] = {fields, FY_ARRAY_LEN(fields), sizeof(type)},
+    REC_SECTIONS(X)
+#undef X
 };
 
 static uint32_t rec_disk_size(const fy_rectype *rt)
 {
     uint32_t n = 0;
-    for (unsigned i = 0; i < rt->nfields; i++) n += rt->fields[i].width;
+    for (unsigned i = 0; i < rt->nfields; i++)
+        n += rt->fields[i].width;
     return n;
 }
 
-/* The array and count of a record section (the program's flat arrays by section type). */
+/* The array and count of a record section. */
 static void sec_get(const fy_program *p, uint32_t type, const void **arr, uint32_t *n)
 {
+    *arr = NULL, *n = 0;
     switch (type) {
-    case FY_SEC_CONSTS: *arr = p->consts, *n = p->nconsts; return;
-    case FY_SEC_REGEX: *arr = p->regex, *n = p->nregex; return;
-    case FY_SEC_CODE: *arr = p->code, *n = p->ncode; return;
-    case FY_SEC_RULES: *arr = p->rules, *n = p->nrules; return;
-    case FY_SEC_ROOTS: *arr = p->roots, *n = p->nroots; return;
-    case FY_SEC_DNODES: *arr = p->dnodes, *n = p->ndnodes; return;
-    case FY_SEC_DREFS: *arr = p->drefs, *n = p->ndrefs; return;
-    case FY_SEC_DEXTS: *arr = p->dexts, *n = p->ndexts; return;
-    case FY_SEC_APPS: *arr = p->apps, *n = p->napps; return;
-    case FY_SEC_COMPONENTS: *arr = p->components, *n = p->ncomponents; return;
-    case FY_SEC_VERSIONS: *arr = p->versions, *n = p->nversions; return;
-    case FY_SEC_CONVS: *arr = p->convs, *n = p->nconvs; return;
-    case FY_SEC_MAPS: *arr = p->maps, *n = p->nmaps; return;
-    case FY_SEC_MAPENTS: *arr = p->mapents, *n = p->nmapents; return;
-    case FY_SEC_POLICIES: *arr = p->policies, *n = p->npolicies; return;
-    case FY_SEC_SOURCES: *arr = p->sources, *n = p->nsources; return;
-    case FY_SEC_DEBUG: *arr = p->debug, *n = p->ndebug; return;
-    default: *arr = NULL, *n = 0; return;
+#define X(T, a, cnt, fields, elem)                                                                 \
+    case FY_SEC_##T:                                                                               \
+        *arr = p->a, *n = p->cnt;                                                                  \
+        break;
+        REC_SECTIONS(X)
+#undef X
     }
 }
 
 static void sec_set(fy_program *p, uint32_t type, void *arr, uint32_t n)
 {
     switch (type) {
-    case FY_SEC_CONSTS: p->consts = arr, p->nconsts = n; return;
-    case FY_SEC_REGEX: p->regex = arr, p->nregex = n; return;
-    case FY_SEC_CODE: p->code = arr, p->ncode = n; return;
-    case FY_SEC_RULES: p->rules = arr, p->nrules = n; return;
-    case FY_SEC_ROOTS: p->roots = arr, p->nroots = n; return;
-    case FY_SEC_DNODES: p->dnodes = arr, p->ndnodes = n; return;
-    case FY_SEC_DREFS: p->drefs = arr, p->ndrefs = n; return;
-    case FY_SEC_DEXTS: p->dexts = arr, p->ndexts = n; return;
-    case FY_SEC_APPS: p->apps = arr, p->napps = n; return;
-    case FY_SEC_COMPONENTS: p->components = arr, p->ncomponents = n; return;
-    case FY_SEC_VERSIONS: p->versions = arr, p->nversions = n; return;
-    case FY_SEC_CONVS: p->convs = arr, p->nconvs = n; return;
-    case FY_SEC_MAPS: p->maps = arr, p->nmaps = n; return;
-    case FY_SEC_MAPENTS: p->mapents = arr, p->nmapents = n; return;
-    case FY_SEC_POLICIES: p->policies = arr, p->npolicies = n; return;
-    case FY_SEC_SOURCES: p->sources = arr, p->nsources = n; return;
-    case FY_SEC_DEBUG: p->debug = arr, p->ndebug = n; return;
-    default: free(arr); return;
+#define X(T, a, cnt, fields, elem)                                                                 \
+    case FY_SEC_##T:                                                                               \
+        p->a = arr, p->cnt = n;                                                                    \
+        return;
+        REC_SECTIONS(X)
+#undef X
     }
+    free(arr);
 }
 
 /* ---- the bounded cursor: every read from the file goes through one ---- */
@@ -252,10 +239,18 @@ static void get_field(const uint8_t *src, uint8_t width, void *dst)
     uint32_t u32v;
     uint64_t u64v;
     switch (width) {
-    case 1: u8v = src[0], memcpy(dst, &u8v, 1); break;
-    case 2: u16v = fy_le16(src), memcpy(dst, &u16v, 2); break;
-    case 4: u32v = fy_le32(src), memcpy(dst, &u32v, 4); break;
-    default: u64v = fy_le64(src), memcpy(dst, &u64v, 8); break;
+    case 1:
+        u8v = src[0], memcpy(dst, &u8v, 1);
+        break;
+    case 2:
+        u16v = fy_le16(src), memcpy(dst, &u16v, 2);
+        break;
+    case 4:
+        u32v = fy_le32(src), memcpy(dst, &u32v, 4);
+        break;
+    default:
+        u64v = fy_le64(src), memcpy(dst, &u64v, 8);
+        break;
     }
 }
 
@@ -265,10 +260,18 @@ static void put_field(fy_buf *b, const void *src, uint8_t width)
     uint32_t u32v;
     uint64_t u64v;
     switch (width) {
-    case 1: fy_buf_put(b, src, 1); break;
-    case 2: memcpy(&u16v, src, 2), fy_buf_u16(b, u16v); break;
-    case 4: memcpy(&u32v, src, 4), fy_buf_u32(b, u32v); break;
-    default: memcpy(&u64v, src, 8), fy_buf_u64(b, u64v); break;
+    case 1:
+        fy_buf_put(b, src, 1);
+        break;
+    case 2:
+        memcpy(&u16v, src, 2), fy_buf_u16(b, u16v);
+        break;
+    case 4:
+        memcpy(&u32v, src, 4), fy_buf_u32(b, u32v);
+        break;
+    default:
+        memcpy(&u64v, src, 8), fy_buf_u64(b, u64v);
+        break;
     }
 }
 
@@ -290,8 +293,10 @@ static void write_strings(fy_buf *b, const fy_program *p)
         fy_buf_u32(b, off);
         off += p->str_len[i];
     }
-    for (uint32_t i = 0; i < p->nstr; i++) fy_buf_u32(b, p->str_len[i]);
-    for (uint32_t i = 0; i < p->nstr; i++) fy_buf_put(b, p->str[i], p->str_len[i]);
+    for (uint32_t i = 0; i < p->nstr; i++)
+        fy_buf_u32(b, p->str_len[i]);
+    for (uint32_t i = 0; i < p->nstr; i++)
+        fy_buf_put(b, p->str[i], p->str_len[i]);
 }
 
 static void write_records(fy_buf *b, const fy_program *p, uint32_t type)
@@ -322,7 +327,8 @@ static void write_header(fy_buf *b, const fy_program *p, uint32_t flags)
     memcpy(h + OFF_HASH, p->source_hash, 32);
     fy_buf_put(b, h, sizeof h);
     /* the section table is filled in once the sections are written */
-    for (unsigned i = 0; i < FY_SEC_MAX * 3u; i++) fy_buf_u32(b, 0);
+    for (unsigned i = 0; i < FY_SEC_MAX * 3u; i++)
+        fy_buf_u32(b, 0);
     pad8(b);
 }
 
@@ -424,8 +430,8 @@ static int check_ident(fy_loader *L)
     L->h.minor = cur_u16_at(f, OFF_MINOR);
     if (L->h.major != FY_FORMAT_MAJOR)
         return fail(L->err, L->err_size,
-                    "format version %u.%u is not supported (this reader reads %u.x)",
-                    L->h.major, L->h.minor, FY_FORMAT_MAJOR);
+                    "format version %u.%u is not supported (this reader reads %u.x)", L->h.major,
+                    L->h.minor, FY_FORMAT_MAJOR);
     return 0;
 }
 
@@ -484,8 +490,8 @@ static int check_trailer(fy_loader *L)
     uint32_t alg = cur_u32_at(&t, SIG_OFF_ALG), len = cur_u32_at(&t, SIG_OFF_LEN);
     if (alg != SIG_ALG_ED25519 || len != crypto_sign_BYTES)
         return fail(L->err, L->err_size,
-                    "signature block: algorithm %u with %u bytes is not Ed25519 (1, 64 bytes)",
-                    alg, len);
+                    "signature block: algorithm %u with %u bytes is not Ed25519 (1, 64 bytes)", alg,
+                    len);
     return 0;
 }
 
@@ -506,8 +512,7 @@ static int verify_signature(fy_loader *L, const uint8_t *key, bool *ok)
     const uint8_t *sig = L->file.p + L->h.content_len + SIG_OFF_SIG;
     int rc = crypto_sign_verify_detached(sig, copy, L->h.content_len, key);
     free(copy);
-    if (rc != 0)
-        return fail(L->err, L->err_size, "signature does not verify with the trusted key");
+    if (rc != 0) return fail(L->err, L->err_size, "signature does not verify with the trusted key");
     *ok = true;
     return 0;
 }
@@ -564,7 +569,8 @@ static int check_overlaps(fy_loader *L)
         if (s[i].off < end)
             rc = fail(L->err, L->err_size, "section %s overlaps section %s",
                       fy_prog_section_name(s[i].type), fy_prog_section_name(owner));
-        if ((uint64_t)s[i].off + s[i].len > end) end = (uint64_t)s[i].off + s[i].len, owner = s[i].type;
+        if ((uint64_t)s[i].off + s[i].len > end)
+            end = (uint64_t)s[i].off + s[i].len, owner = s[i].type;
     }
     free(s);
     return rc;
@@ -604,7 +610,8 @@ static int read_strings(fy_loader *L, fy_program *p, fy_cursor c)
     if ((uint64_t)n * 8 > c.len - c.pos)
         return fail(L->err, L->err_size,
                     "section STRINGS: count %u larger than its section (%zu bytes)", n, c.len);
-    fy_cursor offs = cur_sub(&c, 4, (size_t)n * 4), lens = cur_sub(&c, 4 + (size_t)n * 4, (size_t)n * 4);
+    fy_cursor offs = cur_sub(&c, 4, (size_t)n * 4),
+              lens = cur_sub(&c, 4 + (size_t)n * 4, (size_t)n * 4);
     fy_cursor text = cur_sub(&c, 4 + (size_t)n * 8, c.len - 4 - (size_t)n * 8);
     p->str = fy_xcalloc(n ? n : 1, sizeof *p->str);
     p->str_len = fy_xcalloc(n ? n : 1, sizeof *p->str_len);
@@ -621,8 +628,7 @@ static int read_strings(fy_loader *L, fy_program *p, fy_cursor c)
                         i, off, len);
         if (off < prev_end)
             return fail(L->err, L->err_size,
-                        "section STRINGS: string %u (offset %u) overlaps string %u", i, off,
-                        i - 1);
+                        "section STRINGS: string %u (offset %u) overlaps string %u", i, off, i - 1);
         prev_end = (uint64_t)off + len;
         const char *s = (const char *)text.p + off;
         if (!fy_utf8_valid(s, len))
@@ -678,8 +684,8 @@ static int compile_regexes(fy_program *p, char *err, size_t err_size)
         int code;
         PCRE2_SIZE at;
         uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C | r->flags;
-        pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->str[r->pattern], p->str_len[r->pattern],
-                                       opts, &code, &at, NULL);
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->str[r->pattern], p->str_len[r->pattern], opts,
+                                       &code, &at, NULL);
         if (!re) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(code, msg, sizeof msg);
@@ -731,10 +737,12 @@ void fy_program_free(fy_program *p)
     if (p->str_blob)
         free(p->str_blob);
     else
-        for (uint32_t i = 0; p->str && i < p->nstr; i++) free(p->str[i]);
+        for (uint32_t i = 0; p->str && i < p->nstr; i++)
+            free(p->str[i]);
     free(p->str);
     free(p->str_len);
-    for (uint32_t i = 0; p->regex_code && i < p->nregex; i++) pcre2_code_free(p->regex_code[i]);
+    for (uint32_t i = 0; p->regex_code && i < p->nregex; i++)
+        pcre2_code_free(p->regex_code[i]);
     free(p->regex_code);
     for (uint32_t type = 1; type <= FY_SEC_MAX; type++) {
         const void *arr;
@@ -817,8 +825,8 @@ int fy_program_write_file(const fy_program *p, const uint8_t *secret_key, const 
     uint8_t *img = NULL;
     size_t size = 0;
     if (fy_program_serialize(p, secret_key, &img, &size) != 0)
-        return fail(err, err_size, "%s: cannot serialise the program (too large, or signing failed)",
-                    path);
+        return fail(err, err_size,
+                    "%s: cannot serialise the program (too large, or signing failed)", path);
     char *tmp = fy_xasprintf("%s.tmpXXXXXX", path);
     int rc = -1, fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {

@@ -20,10 +20,10 @@ typedef struct fy_vctx {
     char *err;
     size_t err_size;
     bool debug_ok;   /* the debug table was checked: messages may use it */
-    uint8_t *state;  /* per instruction: REACH bit and the kinds already walked from it */
+    uint8_t *state;  /* per instruction: the block kinds (FY_K_*) it was checked for */
+    uint32_t *stack; /* instructions still to visit in the current walk */
 } fy_vctx;
 
-#define REACH 0x80u
 #define NREGTYPES 12u /* REG_NONE .. REG_QWORD */
 
 static uint64_t code_size(const fy_program *p)
@@ -93,8 +93,8 @@ static int need_idx(fy_vctx *v, uint32_t type, uint32_t i, const char *field, ui
                    fy_prog_section_name(target), n);
 }
 
-static int opt_idx(fy_vctx *v, uint32_t type, uint32_t i, const char *field, uint32_t x,
-                   uint32_t n, uint32_t target)
+static int opt_idx(fy_vctx *v, uint32_t type, uint32_t i, const char *field, uint32_t x, uint32_t n,
+                   uint32_t target)
 {
     return x == FY_NONE ? 0 : need_idx(v, type, i, field, x, n, target);
 }
@@ -171,19 +171,44 @@ static bool opnd_range(const fy_program *p, unsigned kind, uint32_t *lo, uint32_
     uint32_t n;
     *lo = 0;
     switch (kind) {
-    case FY_OPND_NONE: *hi = 0; return true;
-    case FY_OPND_BOOL: *hi = 1; return true;
-    case FY_OPND_SREG: *hi = 3; return true;
-    case FY_OPND_CMP: *lo = 1, *hi = 6; return true;
-    case FY_OPND_KIND: *lo = 1, *hi = 3; return true;
-    case FY_OPND_TYPE: *hi = NREGTYPES - 1; return true;
-    case FY_OPND_HOST: *hi = FY_HOST_COUNT - 1; return true;
-    case FY_OPND_MASK: *hi = UINT32_MAX; return true;
-    case FY_OPND_STR: n = p->nstr; break;
-    case FY_OPND_CONST: n = p->nconsts; break;
-    case FY_OPND_REGEX: n = p->nregex; break;
-    case FY_OPND_MAP: n = p->nmaps; break;
-    default: return false;
+    case FY_OPND_NONE:
+        *hi = 0;
+        return true;
+    case FY_OPND_BOOL:
+        *hi = 1;
+        return true;
+    case FY_OPND_SREG:
+        *hi = 3;
+        return true;
+    case FY_OPND_CMP:
+        *lo = 1, *hi = 6;
+        return true;
+    case FY_OPND_KIND:
+        *lo = 1, *hi = 3;
+        return true;
+    case FY_OPND_TYPE:
+        *hi = NREGTYPES - 1;
+        return true;
+    case FY_OPND_HOST:
+        *hi = FY_HOST_COUNT - 1;
+        return true;
+    case FY_OPND_MASK:
+        *hi = UINT32_MAX;
+        return true;
+    case FY_OPND_STR:
+        n = p->nstr;
+        break;
+    case FY_OPND_CONST:
+        n = p->nconsts;
+        break;
+    case FY_OPND_REGEX:
+        n = p->nregex;
+        break;
+    case FY_OPND_MAP:
+        n = p->nmaps;
+        break;
+    default:
+        return false;
     }
     *hi = n - 1;
     return n > 0;
@@ -265,8 +290,7 @@ static int check_roots(fy_vctx *v)
         const fy_prog_root *r = &v->p->roots[i];
         if (need_max(v, T, i, "kind", r->kind, 1, 2) ||
             need_max(v, T, i, "recurse", r->recurse, 0, 1) ||
-            need_max(v, T, i, "reserved", r->reserved, 0, 0) ||
-            need_str(v, T, i, "path", r->path))
+            need_max(v, T, i, "reserved", r->reserved, 0, 0) || need_str(v, T, i, "path", r->path))
             return -1;
     }
     return 0;
@@ -323,8 +347,8 @@ static int check_apps(fy_vctx *v)
             opt_str(v, T, i, "content_path", a->content_path) ||
             need_range(v, T, i, "versions", a->first_version, a->nversions, p->nversions,
                        FY_SEC_VERSIONS) ||
-            need_range(v, T, i, "components", a->first_component, a->ncomponents,
-                       p->ncomponents, FY_SEC_COMPONENTS))
+            need_range(v, T, i, "components", a->first_component, a->ncomponents, p->ncomponents,
+                       FY_SEC_COMPONENTS))
             return -1;
         if (a->flags & ~(FY_APP_SYSTEM | FY_APP_SELECTED))
             return recfail(v, T, i, "unknown flags 0x%x", a->flags);
@@ -346,8 +370,7 @@ static int check_components(fy_vctx *v)
     for (uint32_t i = 0; i < v->p->ncomponents; i++) {
         const fy_prog_component *c = &v->p->components[i];
         if (need_idx(v, T, i, "app", c->app, v->p->napps, FY_SEC_APPS) ||
-            need_str(v, T, i, "name", c->name) ||
-            opt_str(v, T, i, "content_path", c->content_path))
+            need_str(v, T, i, "name", c->name) || opt_str(v, T, i, "content_path", c->content_path))
             return -1;
         if (c->flags & ~(FY_COMP_DETECTION | FY_COMP_SELECTED))
             return recfail(v, T, i, "unknown flags 0x%x", c->flags);
@@ -375,8 +398,7 @@ static int check_convs(fy_vctx *v)
         const fy_prog_conv *c = &v->p->convs[i];
         if (opt_idx(v, T, i, "app", c->app, v->p->napps, FY_SEC_APPS) ||
             opt_str(v, T, i, "from_version", c->from_version) ||
-            opt_str(v, T, i, "to_version", c->to_version) ||
-            need_entry(v, T, i, "entry", c->entry))
+            opt_str(v, T, i, "to_version", c->to_version) || need_entry(v, T, i, "entry", c->entry))
             return -1;
     }
     return 0;
@@ -420,49 +442,52 @@ static int allowed_here(fy_vctx *v, uint32_t i, unsigned kind, const char *from,
     const fy_opinfo *oi = &fy_opinfo_table[in->op];
     uint32_t pc = i * FY_INSN_SIZE;
     if (!(oi->kinds & kind))
-        return pcfail(v, pc, "%s is not allowed in a %s block (%s %u)", oi->name,
-                      kind_name(kind), from, idx);
+        return pcfail(v, pc, "%s is not allowed in a %s block (%s %u)", oi->name, kind_name(kind),
+                      from, idx);
     if (in->op == FY_OP_HOST && !(fy_hostinfo_table[in->a].kinds & kind))
         return pcfail(v, pc, "host call %s is not allowed in a %s block (%s %u)",
                       fy_hostinfo_table[in->a].name, kind_name(kind), from, idx);
     return 0;
 }
 
-/* Marks where control goes after instruction i; returns the highest index marked, or
- * ncode when control falls off the end. */
-static uint32_t mark_successors(fy_vctx *v, uint32_t i)
+/* The instructions control may go to after instruction i: 0, 1 or 2 of them. Returns
+ * false when control falls off the end of the code. */
+static bool successors(const fy_program *p, uint32_t i, uint32_t next[2], unsigned *n)
 {
-    const fy_insn *in = &v->p->code[i];
-    uint32_t hi = 0, t = in->c / FY_INSN_SIZE;
+    const fy_insn *in = &p->code[i];
     bool jumps = in->op == FY_OP_JMP || in->op == FY_OP_JT || in->op == FY_OP_JF;
     bool falls = in->op != FY_OP_HALT && in->op != FY_OP_JMP;
-    if (jumps) v->state[t] |= REACH, hi = t; /* operands checked: t is forward and inside */
+    *n = 0;
+    if (jumps) next[(*n)++] = in->c / FY_INSN_SIZE; /* checked: forward, aligned, inside */
     if (falls) {
-        if (i + 1 >= v->p->ncode) return v->p->ncode;
-        v->state[i + 1] |= REACH;
-        if (i + 1 > hi) hi = i + 1;
+        if (i + 1 >= p->ncode) return false;
+        next[(*n)++] = i + 1;
     }
-    return hi;
+    return true;
 }
 
-/* Jumps only go forward, so one pass in code order visits every reachable instruction
- * after all its predecessors. The pass stops at the last marked instruction; REACH bits
- * are cleared on the way so the next walk starts clean. */
+/* Follows every path from an entry. The checks are per instruction, so the order does not
+ * matter; an instruction already seen in a block of this kind (by this walk or an earlier,
+ * successful one) has had everything after it checked too, so each instruction is
+ * examined at most once per kind however many blocks share it. Jumps only go forward, so
+ * every path ends, in HALT or off the end of the code. */
 static int walk_block(fy_vctx *v, uint32_t entry, unsigned kind, const char *from, uint32_t idx)
 {
-    uint32_t e = entry / FY_INSN_SIZE, hi = e;
-    if (v->state[e] & kind) return 0; /* already walked as this kind */
-    v->state[e] |= (uint8_t)kind | REACH;
-    for (uint32_t i = e; i <= hi; i++) {
-        if (!(v->state[i] & REACH)) continue;
-        v->state[i] &= (uint8_t)~REACH;
+    uint32_t sp = 0;
+    v->stack[sp++] = entry / FY_INSN_SIZE;
+    while (sp > 0) {
+        uint32_t i = v->stack[--sp], next[2];
+        unsigned n;
+        if (v->state[i] & kind) continue;
+        v->state[i] |= (uint8_t)kind;
         if (allowed_here(v, i, kind, from, idx)) return -1;
-        uint32_t m = mark_successors(v, i);
-        if (m >= v->p->ncode)
+        if (!successors(v->p, i, next, &n))
             return pcfail(v, i * FY_INSN_SIZE,
                           "falls off the end of the code without HALT (%s block of %s %u)",
                           kind_name(kind), from, idx);
-        if (m > hi) hi = m;
+        /* push the fall-through last so straight-line code is followed first */
+        for (unsigned k = n; k-- > 0;)
+            v->stack[sp++] = next[k];
     }
     return 0;
 }
@@ -470,7 +495,9 @@ static int walk_block(fy_vctx *v, uint32_t entry, unsigned kind, const char *fro
 static int check_blocks(fy_vctx *v)
 {
     const fy_program *p = v->p;
+    /* each instruction is examined once per kind and pushes at most 2 successors */
     v->state = fy_xcalloc(p->ncode ? p->ncode : 1, 1);
+    v->stack = fy_xmalloc(((size_t)p->ncode * 2 + 1) * sizeof *v->stack);
     int rc = 0;
     for (uint32_t i = 0; i < p->nrules && rc == 0; i++)
         rc = walk_block(v, p->rules[i].entry, FY_K_CLS, "rule", i);
@@ -480,7 +507,9 @@ static int check_blocks(fy_vctx *v)
     for (uint32_t i = 0; i < p->nconvs && rc == 0; i++)
         rc = walk_block(v, p->convs[i].entry, FY_K_CNV, "conversion", i);
     free(v->state);
+    free(v->stack);
     v->state = NULL;
+    v->stack = NULL;
     return rc;
 }
 
@@ -504,8 +533,7 @@ static int check_sorted(fy_vctx *v, uint32_t i)
     for (uint32_t k = 1; k < d->nexts; k++) {
         uint32_t a = d->first_ext + k - 1, b = a + 1;
         if (cmp_str(p, p->dexts[a].ext, p->dexts[b].ext) >= 0)
-            return recfail(v, FY_SEC_DNODES, i, "extension buckets %u and %u are not sorted", a,
-                           b);
+            return recfail(v, FY_SEC_DNODES, i, "extension buckets %u and %u are not sorted", a, b);
     }
     return 0;
 }

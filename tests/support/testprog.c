@@ -5,9 +5,14 @@
 #include <string.h>
 #include <zlib.h>
 
-/* Appends one element to a heap array that grows one element at a time (tests are small). */
-#define TP_PUSH(arr, n, val)                                                                   \
-    ((arr) = fy_xrealloc((arr), ((size_t)(n) + 1) * sizeof *(arr)), (arr)[(n)] = (val), (n)++)
+/* Appends one element to a heap array whose capacity is the next power of two of its
+ * count (so it only grows when the count is 0 or a power of two). */
+static void *tp_grow(void *arr, uint32_t n, size_t elem)
+{
+    if (n != 0 && (n & (n - 1)) != 0) return arr;
+    return fy_xrealloc(arr, (n ? (size_t)n * 2 : 1) * elem);
+}
+#define TP_PUSH(arr, n, val) ((arr) = tp_grow((arr), (n), sizeof *(arr)), (arr)[(n)] = (val), (n)++)
 
 fy_program *tp_new(void)
 {
@@ -15,7 +20,8 @@ fy_program *tp_new(void)
     p->major = FY_FORMAT_MAJOR;
     p->minor = FY_FORMAT_MINOR;
     p->compiler_version = 0x000100;
-    for (int i = 0; i < 32; i++) p->source_hash[i] = (uint8_t)i;
+    for (int i = 0; i < 32; i++)
+        p->source_hash[i] = (uint8_t)i;
     return p;
 }
 
@@ -74,11 +80,11 @@ void tp_debug(fy_program *p, uint32_t pc, const char *file, uint32_t line, uint3
     TP_PUSH(p->debug, p->ndebug, d);
 }
 
-#define TP_ADDER(fn, T, arr, n)                                                                \
-    uint32_t fn(fy_program *p, T v)                                                            \
-    {                                                                                          \
-        TP_PUSH(p->arr, p->n, v);                                                              \
-        return p->n - 1;                                                                       \
+#define TP_ADDER(fn, T, arr, n)                                                                    \
+    uint32_t fn(fy_program *p, T v)                                                                \
+    {                                                                                              \
+        TP_PUSH(p->arr, p->n, v);                                                                  \
+        return p->n - 1;                                                                           \
     }
 TP_ADDER(tp_rule, fy_prog_rule, rules, nrules)
 TP_ADDER(tp_root, fy_prog_root, roots, nroots)
@@ -149,7 +155,8 @@ static uint32_t blk_rule1(fy_program *p)
     tp_emit(p, FY_OP_NOT, 0, 0, 0);
     j[4] = tp_emit(p, FY_OP_JMP, 0, 0, 0);
     uint32_t set = tp_emit(p, FY_OP_SET, 1, 0, 0);
-    for (int i = 1; i < 4; i++) tp_patch(p, j[i], set);
+    for (int i = 1; i < 4; i++)
+        tp_patch(p, j[i], set);
     uint32_t halt = tp_emit(p, FY_OP_HALT, 0, 0, 0);
     tp_patch(p, j[0], halt);
     tp_patch(p, j[4], halt);
@@ -215,8 +222,10 @@ static uint32_t blk_detect(fy_program *p)
     no[5] = tp_emit(p, FY_OP_JMP, 0, 0, 0);
     uint32_t set = tp_emit(p, FY_OP_SET, 1, 0, 0);
     uint32_t halt = tp_emit(p, FY_OP_HALT, 0, 0, 0);
-    for (int i = 0; i < 3; i++) tp_patch(p, yes[i], set);
-    for (int i = 0; i < 6; i++) tp_patch(p, no[i], halt);
+    for (int i = 0; i < 3; i++)
+        tp_patch(p, yes[i], set);
+    for (int i = 0; i < 6; i++)
+        tp_patch(p, no[i], halt);
     return e;
 }
 
@@ -250,7 +259,8 @@ static uint32_t blk_convert(fy_program *p, uint32_t map, uint32_t re)
     end[3] = tp_emit(p, FY_OP_JF, 0, 0, 0);
     tp_emit(p, FY_OP_XDROP, 0, 0, 0);
     uint32_t halt = tp_emit(p, FY_OP_HALT, 0, 0, 0);
-    for (int i = 0; i < 4; i++) tp_patch(p, end[i], halt);
+    for (int i = 0; i < 4; i++)
+        tp_patch(p, end[i], halt);
     return e;
 }
 
@@ -281,10 +291,10 @@ static void add_rules(fy_program *p, const uint32_t entry[5])
 static void add_dispatch(fy_program *p)
 {
     uint32_t N = FY_NONE;
-    tp_dref(p, 1);                         /* 0: root, any name */
-    tp_dref(p, 4);                         /* 1: <MY DOCUMENTS>, any name */
-    tp_dref(p, 0);                         /* 2: <MY DOCUMENTS>, .PPTX */
-    tp_dref(p, 2), tp_dref(p, 3);          /* 3, 4: HKCU\SOFTWARE */
+    tp_dref(p, 1);                /* 0: root, any name */
+    tp_dref(p, 4);                /* 1: <MY DOCUMENTS>, any name */
+    tp_dref(p, 0);                /* 2: <MY DOCUMENTS>, .PPTX */
+    tp_dref(p, 2), tp_dref(p, 3); /* 3, 4: HKCU\SOFTWARE */
     tp_dext(p, (fy_prog_dext){tp_str(p, "PPTX"), 2, 1});
     tp_dnode(p, (fy_prog_dnode){N, 1, 2, 0, 1, 0, 0});
     tp_dnode(p, (fy_prog_dnode){tp_str(p, "<MY DOCUMENTS>"), 0, 0, 1, 1, 0, 1});

@@ -68,10 +68,10 @@ static void assert_programs_equal(const fy_program *a, const fy_program *b)
         assert_memory_equal(a->str[i], b->str[i], a->str_len[i]);
         assert_int_equal(b->str[i][b->str_len[i]], 0); /* NUL-terminated in memory */
     }
-#define SAME(arr, n)                                                                           \
-    do {                                                                                       \
-        assert_int_equal(a->n, b->n);                                                          \
-        assert_arrays_equal(a->arr, b->arr, a->n * sizeof *a->arr);                            \
+#define SAME(arr, n)                                                                               \
+    do {                                                                                           \
+        assert_int_equal(a->n, b->n);                                                              \
+        assert_arrays_equal(a->arr, b->arr, a->n * sizeof *a->arr);                                \
     } while (0)
     SAME(consts, nconsts);
     SAME(regex, nregex);
@@ -109,7 +109,8 @@ static void test_roundtrip(void **state)
     assert_int_equal(q->major, FY_FORMAT_MAJOR);
     assert_int_equal(q->minor, FY_FORMAT_MINOR);
     assert_false(q->signed_ok);
-    for (uint32_t i = 0; i < q->nregex; i++) assert_non_null(q->regex_code[i]);
+    for (uint32_t i = 0; i < q->nregex; i++)
+        assert_non_null(q->regex_code[i]);
     /* canonical: writing the loaded program gives the same bytes */
     image again = serialize(q, NULL);
     assert_int_equal(again.size, im.size);
@@ -153,7 +154,8 @@ static void test_disasm(void **state)
         snprintf(want, sizeof want, "  %-6s", fy_opinfo_table[op].name);
         assert_non_null(strstr(s, want));
     }
-    for (unsigned h = 0; h < FY_HOST_COUNT; h++) assert_non_null(strstr(s, fy_hostinfo_table[h].name));
+    for (unsigned h = 0; h < FY_HOST_COUNT; h++)
+        assert_non_null(strstr(s, fy_hostinfo_table[h].name));
     /* the exact line shape, operands by kind, positions from the nearest debug entry */
     assert_non_null(strstr(s, "\n  0x0010  LEAF   c=\"*.pptx\"              ; SE.rul:4:20\n"));
     assert_non_null(strstr(s, "\n  0x0008  JF     c=0x0018"));
@@ -251,10 +253,10 @@ static void test_damage_every_byte(void **state)
 /* ---- the negative corpus ---- */
 typedef struct badcase {
     const char *name;
-    void (*prog)(fy_program *p);                 /* before serialising, or NULL */
-    void (*bytes)(uint8_t *img, size_t size);    /* after serialising, or NULL */
-    bool keep_crc;                               /* do not fix the CRC after bytes() */
-    const char *expect;                          /* substring of the load error */
+    void (*prog)(fy_program *p);              /* before serialising, or NULL */
+    void (*bytes)(uint8_t *img, size_t size); /* after serialising, or NULL */
+    bool keep_crc;                            /* do not fix the CRC after bytes() */
+    const char *expect;                       /* substring of the load error */
 } badcase;
 
 static fy_insn *insn(fy_program *p, unsigned op, unsigned nth)
@@ -279,29 +281,71 @@ static uint32_t get_u32(uint8_t *img, size_t size, uint32_t type, int field)
 }
 
 /* header */
-static void b_magic(uint8_t *m, size_t n) { (void)n, m[0] = 'X'; }
-static void b_guard(uint8_t *m, size_t n) { (void)n, m[8] = '\n'; }
-static void b_byteorder(uint8_t *m, size_t n) { (void)n, fy_put_le32(m + 16, 0x04030201); }
-static void b_major(uint8_t *m, size_t n) { (void)n, fy_put_le16(m + TP_OFF_MAJOR, 2); }
-static void b_crc(uint8_t *m, size_t n) { m[n - 1] ^= 1; }
-static void b_hdrlen(uint8_t *m, size_t n) { (void)n, fy_put_le32(m + 20, 13); }
-static void b_total(uint8_t *m, size_t n) { fy_put_le32(m + TP_OFF_TOTAL, (uint32_t)n + 8); }
-static void b_flags(uint8_t *m, size_t n) { (void)n, fy_put_le32(m + TP_OFF_FLAGS, 4); }
-static void b_signed_flag(uint8_t *m, size_t n) { (void)n, fy_put_le32(m + TP_OFF_FLAGS, 1); }
-static void b_reserved(uint8_t *m, size_t n) { (void)n, fy_put_le32(m + 44, 1); }
+static void b_magic(uint8_t *m, size_t n)
+{
+    (void)n, m[0] = 'X';
+}
+static void b_guard(uint8_t *m, size_t n)
+{
+    (void)n, m[8] = '\n';
+}
+static void b_byteorder(uint8_t *m, size_t n)
+{
+    (void)n, fy_put_le32(m + 16, 0x04030201);
+}
+static void b_major(uint8_t *m, size_t n)
+{
+    (void)n, fy_put_le16(m + TP_OFF_MAJOR, 2);
+}
+static void b_crc(uint8_t *m, size_t n)
+{
+    m[n - 1] ^= 1;
+}
+static void b_hdrlen(uint8_t *m, size_t n)
+{
+    (void)n, fy_put_le32(m + 20, 13);
+}
+static void b_total(uint8_t *m, size_t n)
+{
+    fy_put_le32(m + TP_OFF_TOTAL, (uint32_t)n + 8);
+}
+static void b_flags(uint8_t *m, size_t n)
+{
+    (void)n, fy_put_le32(m + TP_OFF_FLAGS, 4);
+}
+static void b_signed_flag(uint8_t *m, size_t n)
+{
+    (void)n, fy_put_le32(m + TP_OFF_FLAGS, 1);
+}
+static void b_reserved(uint8_t *m, size_t n)
+{
+    (void)n, fy_put_le32(m + 44, 1);
+}
 /* section table */
-static void b_unknown_sec(uint8_t *m, size_t n) { set_u32(m, n, FY_SEC_POLICIES, 0, 99); }
-static void b_dup_sec(uint8_t *m, size_t n) { set_u32(m, n, FY_SEC_CONSTS, 0, FY_SEC_STRINGS); }
+static void b_unknown_sec(uint8_t *m, size_t n)
+{
+    set_u32(m, n, FY_SEC_POLICIES, 0, 99);
+}
+static void b_dup_sec(uint8_t *m, size_t n)
+{
+    set_u32(m, n, FY_SEC_CONSTS, 0, FY_SEC_STRINGS);
+}
 static void b_unaligned(uint8_t *m, size_t n)
 {
     set_u32(m, n, FY_SEC_CODE, 1, get_u32(m, n, FY_SEC_CODE, 1) + 4);
 }
-static void b_in_header(uint8_t *m, size_t n) { set_u32(m, n, FY_SEC_STRINGS, 1, 0); }
+static void b_in_header(uint8_t *m, size_t n)
+{
+    set_u32(m, n, FY_SEC_STRINGS, 1, 0);
+}
 static void b_overlap(uint8_t *m, size_t n)
 {
     set_u32(m, n, FY_SEC_CONSTS, 1, get_u32(m, n, FY_SEC_STRINGS, 1) + 8);
 }
-static void b_beyond_end(uint8_t *m, size_t n) { set_u32(m, n, FY_SEC_CODE, 1, (uint32_t)n); }
+static void b_beyond_end(uint8_t *m, size_t n)
+{
+    set_u32(m, n, FY_SEC_CODE, 1, (uint32_t)n);
+}
 static void b_long_section(uint8_t *m, size_t n)
 {
     set_u32(m, n, FY_SEC_DEBUG, 2, get_u32(m, n, FY_SEC_DEBUG, 2) + 64);
@@ -331,25 +375,82 @@ static void b_str_overlap(uint8_t *m, size_t n)
 }
 
 /* instructions */
-static void p_unknown_op(fy_program *p) { p->code[0].op = 0x3F; }
-static void p_none(fy_program *p) { insn(p, FY_OP_HALT, 0)->a = 1; }
-static void p_none_b(fy_program *p) { insn(p, FY_OP_LEAF, 0)->b = 1; }
-static void p_bool(fy_program *p) { insn(p, FY_OP_SET, 0)->a = 2; }
-static void p_sreg(fy_program *p) { insn(p, FY_OP_LDS, 0)->a = 4; }
-static void p_str(fy_program *p) { insn(p, FY_OP_LEAF, 0)->c = p->nstr; }
-static void p_const(fy_program *p) { insn(p, FY_OP_SIZE, 0)->c = 99; }
-static void p_regex(fy_program *p) { insn(p, FY_OP_VMATCH, 0)->c = 99; }
-static void p_map(fy_program *p) { insn(p, FY_OP_XMAP, 0)->c = 7; }
-static void p_cmp0(fy_program *p) { insn(p, FY_OP_SIZE, 0)->a = 0; }
-static void p_cmp7(fy_program *p) { insn(p, FY_OP_AGE, 0)->a = 7; }
-static void p_kind(fy_program *p) { insn(p, FY_OP_KIND, 0)->a = 4; }
-static void p_type(fy_program *p) { insn(p, FY_OP_XTYPE, 0)->c = 12; }
-static void p_host(fy_program *p) { insn(p, FY_OP_HOST, 0)->a = FY_HOST_COUNT; }
-static void p_jump_out(fy_program *p) { insn(p, FY_OP_JF, 0)->c = tp_pc(p); }
-static void p_jump_back(fy_program *p) { insn(p, FY_OP_JF, 0)->c = 0; }
-static void p_jump_self(fy_program *p) { insn(p, FY_OP_JF, 0)->c = 8; }
-static void p_jump_mid(fy_program *p) { insn(p, FY_OP_JF, 0)->c = 0xC; }
-static void p_no_halt(fy_program *p) { p->code[p->ncode - 1] = (fy_insn){FY_OP_SET, 0, 0, 0}; }
+static void p_unknown_op(fy_program *p)
+{
+    p->code[0].op = 0x3F;
+}
+static void p_none(fy_program *p)
+{
+    insn(p, FY_OP_HALT, 0)->a = 1;
+}
+static void p_none_b(fy_program *p)
+{
+    insn(p, FY_OP_LEAF, 0)->b = 1;
+}
+static void p_bool(fy_program *p)
+{
+    insn(p, FY_OP_SET, 0)->a = 2;
+}
+static void p_sreg(fy_program *p)
+{
+    insn(p, FY_OP_LDS, 0)->a = 4;
+}
+static void p_str(fy_program *p)
+{
+    insn(p, FY_OP_LEAF, 0)->c = p->nstr;
+}
+static void p_const(fy_program *p)
+{
+    insn(p, FY_OP_SIZE, 0)->c = 99;
+}
+static void p_regex(fy_program *p)
+{
+    insn(p, FY_OP_VMATCH, 0)->c = 99;
+}
+static void p_map(fy_program *p)
+{
+    insn(p, FY_OP_XMAP, 0)->c = 7;
+}
+static void p_cmp0(fy_program *p)
+{
+    insn(p, FY_OP_SIZE, 0)->a = 0;
+}
+static void p_cmp7(fy_program *p)
+{
+    insn(p, FY_OP_AGE, 0)->a = 7;
+}
+static void p_kind(fy_program *p)
+{
+    insn(p, FY_OP_KIND, 0)->a = 4;
+}
+static void p_type(fy_program *p)
+{
+    insn(p, FY_OP_XTYPE, 0)->c = 12;
+}
+static void p_host(fy_program *p)
+{
+    insn(p, FY_OP_HOST, 0)->a = FY_HOST_COUNT;
+}
+static void p_jump_out(fy_program *p)
+{
+    insn(p, FY_OP_JF, 0)->c = tp_pc(p);
+}
+static void p_jump_back(fy_program *p)
+{
+    insn(p, FY_OP_JF, 0)->c = 0;
+}
+static void p_jump_self(fy_program *p)
+{
+    insn(p, FY_OP_JF, 0)->c = 8;
+}
+static void p_jump_mid(fy_program *p)
+{
+    insn(p, FY_OP_JF, 0)->c = 0xC;
+}
+static void p_no_halt(fy_program *p)
+{
+    p->code[p->ncode - 1] = (fy_insn){FY_OP_SET, 0, 0, 0};
+}
 static void p_host_in_cls(fy_program *p)
 {
     *insn(p, FY_OP_LEAF, 0) = (fy_insn){FY_OP_HOST, FY_HOST_REG_KEY_EXISTS, 0, 0};
@@ -358,50 +459,158 @@ static void p_dethost_in_cnv(fy_program *p)
 {
     insn(p, FY_OP_HOST, 6)->a = FY_HOST_REG_KEY_EXISTS; /* conversion 1's TRANSLATE_PATHS */
 }
-static void p_cnvop_in_det(fy_program *p) { *insn(p, FY_OP_VEQ, 0) = (fy_insn){FY_OP_XDROP, 0, 0, 0}; }
-static void p_clsop_in_det(fy_program *p) { p->versions[0].detect = p->rules[1].entry; }
+static void p_cnvop_in_det(fy_program *p)
+{
+    *insn(p, FY_OP_VEQ, 0) = (fy_insn){FY_OP_XDROP, 0, 0, 0};
+}
+static void p_clsop_in_det(fy_program *p)
+{
+    p->versions[0].detect = p->rules[1].entry;
+}
 /* strings and regex */
-static void p_bad_utf8(fy_program *p) { tp_strn(p, "caf\xC3(", 5); }
-static void p_overlong(fy_program *p) { tp_strn(p, "\xC0\xAF", 2); }
-static void p_nul(fy_program *p) { tp_strn(p, "a\0b", 3); }
-static void p_bad_regex(fy_program *p) { tp_regex(p, "a(b", 0); }
-static void p_regex_flags(fy_program *p) { p->regex[0].flags = 0x1; }
+static void p_bad_utf8(fy_program *p)
+{
+    tp_strn(p, "caf\xC3(", 5);
+}
+static void p_overlong(fy_program *p)
+{
+    tp_strn(p, "\xC0\xAF", 2);
+}
+static void p_nul(fy_program *p)
+{
+    tp_strn(p, "a\0b", 3);
+}
+static void p_bad_regex(fy_program *p)
+{
+    tp_regex(p, "a(b", 0);
+}
+static void p_regex_flags(fy_program *p)
+{
+    p->regex[0].flags = 0x1;
+}
 /* tables */
-static void p_rule_entry(fy_program *p) { p->rules[0].entry = 3; }
-static void p_rule_entry_out(fy_program *p) { p->rules[1].entry = tp_pc(p); }
-static void p_rule_stage(fy_program *p) { p->rules[0].stage = 4; }
-static void p_rule_app(fy_program *p) { p->rules[2].app = 5; }
-static void p_rule_comp(fy_program *p) { p->rules[3].component = 9; }
-static void p_rule_node(fy_program *p) { p->rules[0].node = p->nstr; }
-static void p_rule_flags(fy_program *p) { p->rules[0].flags = 0x80; }
-static void p_root_path(fy_program *p) { p->roots[1].path = FY_NONE; }
-static void p_root_reserved(fy_program *p) { p->roots[0].reserved = 1; }
-static void p_dnode_range(fy_program *p) { p->dnodes[2].nchildren = 5; }
-static void p_dnode_back(fy_program *p) { p->dnodes[2].first_child = 1; }
-static void p_dnode_twice(fy_program *p) { p->dnodes[1].first_child = 2, p->dnodes[1].nchildren = 1; }
-static void p_dnode_unreached(fy_program *p) { p->dnodes[0].nchildren = 1; }
+static void p_rule_entry(fy_program *p)
+{
+    p->rules[0].entry = 3;
+}
+static void p_rule_entry_out(fy_program *p)
+{
+    p->rules[1].entry = tp_pc(p);
+}
+static void p_rule_stage(fy_program *p)
+{
+    p->rules[0].stage = 4;
+}
+static void p_rule_app(fy_program *p)
+{
+    p->rules[2].app = 5;
+}
+static void p_rule_comp(fy_program *p)
+{
+    p->rules[3].component = 9;
+}
+static void p_rule_node(fy_program *p)
+{
+    p->rules[0].node = p->nstr;
+}
+static void p_rule_flags(fy_program *p)
+{
+    p->rules[0].flags = 0x80;
+}
+static void p_root_path(fy_program *p)
+{
+    p->roots[1].path = FY_NONE;
+}
+static void p_root_reserved(fy_program *p)
+{
+    p->roots[0].reserved = 1;
+}
+static void p_dnode_range(fy_program *p)
+{
+    p->dnodes[2].nchildren = 5;
+}
+static void p_dnode_back(fy_program *p)
+{
+    p->dnodes[2].first_child = 1;
+}
+static void p_dnode_twice(fy_program *p)
+{
+    p->dnodes[1].first_child = 2, p->dnodes[1].nchildren = 1;
+}
+static void p_dnode_unreached(fy_program *p)
+{
+    p->dnodes[0].nchildren = 1;
+}
 static void p_dnode_unsorted(fy_program *p)
 {
     uint32_t t = p->dnodes[1].name;
     p->dnodes[1].name = p->dnodes[2].name;
     p->dnodes[2].name = t;
 }
-static void p_dnode_root(fy_program *p) { p->dnodes[0].name = 0; }
-static void p_dref(fy_program *p) { p->drefs[3] = 99; }
-static void p_dext(fy_program *p) { p->dexts[0].nrefs = 10; }
-static void p_app_versions(fy_program *p) { p->apps[0].nversions = 3; }
-static void p_version_app(fy_program *p) { p->versions[0].app = 1; }
-static void p_version_detect(fy_program *p) { p->versions[1].detect = 0x7; }
-static void p_comp_app(fy_program *p) { p->components[1].app = FY_NONE; }
-static void p_conv_app(fy_program *p) { p->convs[0].app = 3; }
-static void p_conv_entry(fy_program *p) { p->convs[1].entry = 0x10000; }
-static void p_map_range(fy_program *p) { p->maps[0].count = 3; }
-static void p_mapent(fy_program *p) { p->mapents[1].to = p->nstr + 1; }
-static void p_policy(fy_program *p) { p->policies[0].value = FY_NONE; }
-static void p_source(fy_program *p) { p->sources[2] = 1000; }
-static void p_debug_order(fy_program *p) { p->debug[1].pc = 0; }
-static void p_debug_pc(fy_program *p) { p->debug[p->ndebug - 1].pc = tp_pc(p); }
-static void p_debug_file(fy_program *p) { p->debug[0].file = p->nstr; }
+static void p_dnode_root(fy_program *p)
+{
+    p->dnodes[0].name = 0;
+}
+static void p_dref(fy_program *p)
+{
+    p->drefs[3] = 99;
+}
+static void p_dext(fy_program *p)
+{
+    p->dexts[0].nrefs = 10;
+}
+static void p_app_versions(fy_program *p)
+{
+    p->apps[0].nversions = 3;
+}
+static void p_version_app(fy_program *p)
+{
+    p->versions[0].app = 1;
+}
+static void p_version_detect(fy_program *p)
+{
+    p->versions[1].detect = 0x7;
+}
+static void p_comp_app(fy_program *p)
+{
+    p->components[1].app = FY_NONE;
+}
+static void p_conv_app(fy_program *p)
+{
+    p->convs[0].app = 3;
+}
+static void p_conv_entry(fy_program *p)
+{
+    p->convs[1].entry = 0x10000;
+}
+static void p_map_range(fy_program *p)
+{
+    p->maps[0].count = 3;
+}
+static void p_mapent(fy_program *p)
+{
+    p->mapents[1].to = p->nstr + 1;
+}
+static void p_policy(fy_program *p)
+{
+    p->policies[0].value = FY_NONE;
+}
+static void p_source(fy_program *p)
+{
+    p->sources[2] = 1000;
+}
+static void p_debug_order(fy_program *p)
+{
+    p->debug[1].pc = 0;
+}
+static void p_debug_pc(fy_program *p)
+{
+    p->debug[p->ndebug - 1].pc = tp_pc(p);
+}
+static void p_debug_file(fy_program *p)
+{
+    p->debug[0].file = p->nstr;
+}
 
 static const badcase badcases[] = {
     /* header */
@@ -419,28 +628,38 @@ static const badcase badcases[] = {
     {"unknown_section", NULL, b_unknown_sec, false, "unknown section type 99"},
     {"duplicate_section", NULL, b_dup_sec, false, "section STRINGS appears twice"},
     {"unaligned_section", NULL, b_unaligned, false, "section CODE: offset 0x"},
-    {"section_in_header", NULL, b_in_header, false, "section STRINGS: offset 0x0 lies inside the header"},
+    {"section_in_header", NULL, b_in_header, false,
+     "section STRINGS: offset 0x0 lies inside the header"},
     {"overlapping_sections", NULL, b_overlap, false, "section CONSTS overlaps section STRINGS"},
     {"section_beyond_end", NULL, b_beyond_end, false, "section CODE (offset 0x"},
     {"section_too_long", NULL, b_long_section, false, "section DEBUG (offset 0x"},
     /* section contents */
-    {"truncated_code", NULL, b_trunc_code, false, "section CODE: length 597 is not a multiple of 8"},
-    {"truncated_rules", NULL, b_trunc_rules, false, "section RULES: length 139 is not a multiple of 28"},
-    {"truncated_strings", NULL, b_trunc_strings, false, "section STRINGS: string 44 (offset 518, length 10) runs past the end of the section"},
-    {"strings_count", NULL, b_str_count, false, "section STRINGS: count 1000000 larger than its section"},
-    {"strings_overlap", NULL, b_str_overlap, false, "section STRINGS: string 1 (offset 0) overlaps string 0"},
+    {"truncated_code", NULL, b_trunc_code, false,
+     "section CODE: length 597 is not a multiple of 8"},
+    {"truncated_rules", NULL, b_trunc_rules, false,
+     "section RULES: length 139 is not a multiple of 28"},
+    {"truncated_strings", NULL, b_trunc_strings, false,
+     "section STRINGS: string 44 (offset 518, length 10) runs past the end of the section"},
+    {"strings_count", NULL, b_str_count, false,
+     "section STRINGS: count 1000000 larger than its section"},
+    {"strings_overlap", NULL, b_str_overlap, false,
+     "section STRINGS: string 1 (offset 0) overlaps string 0"},
     {"bad_utf8", p_bad_utf8, NULL, false, "section STRINGS: string 45 is not valid UTF-8"},
     {"overlong_utf8", p_overlong, NULL, false, "section STRINGS: string 45 is not valid UTF-8"},
     {"nul_in_string", p_nul, NULL, false, "section STRINGS: string 45 contains a NUL byte"},
     {"bad_regex", p_bad_regex, NULL, false, "regex 2 (/a(b/): missing closing parenthesis"},
-    {"regex_flags", p_regex_flags, NULL, false, "section REGEX: record 0: flags 0x1: only CASELESS"},
+    {"regex_flags", p_regex_flags, NULL, false,
+     "section REGEX: record 0: flags 0x1: only CASELESS"},
     /* instructions */
     {"unknown_opcode", p_unknown_op, NULL, false, "pc 0x0000: unknown opcode 0x3f"},
-    {"operand_none_a", p_none, NULL, false, "pc 0x0018 (SE.rul:4:20): HALT operand a must be 0, is 1"},
+    {"operand_none_a", p_none, NULL, false,
+     "pc 0x0018 (SE.rul:4:20): HALT operand a must be 0, is 1"},
     {"operand_none_b", p_none_b, NULL, false, "pc 0x0010 (SE.rul:4:20): LEAF operand b must be 0"},
     {"operand_bool", p_bool, NULL, false, "SET operand a (BOOL) is 2, outside 0..1"},
-    {"operand_sreg", p_sreg, NULL, false, "(apps/contoso.yaml:20:5): LDS operand a (SREG) is 4, outside 0..3"},
-    {"operand_str", p_str, NULL, false, "pc 0x0010 (SE.rul:4:20): LEAF operand c (STR) is 45, outside 0..44"},
+    {"operand_sreg", p_sreg, NULL, false,
+     "(apps/contoso.yaml:20:5): LDS operand a (SREG) is 4, outside 0..3"},
+    {"operand_str", p_str, NULL, false,
+     "pc 0x0010 (SE.rul:4:20): LEAF operand c (STR) is 45, outside 0..44"},
     {"operand_const", p_const, NULL, false, "SIZE operand c (CONST) is 99, outside 0..2"},
     {"operand_regex", p_regex, NULL, false, "VMATCH operand c (REGEX) is 99, outside 0..1"},
     {"operand_map", p_map, NULL, false, "XMAP operand c (MAP) is 7, outside 0..0"},
@@ -449,46 +668,83 @@ static const badcase badcases[] = {
     {"operand_kind", p_kind, NULL, false, "KIND operand a (KIND) is 4, outside 1..3"},
     {"operand_type", p_type, NULL, false, "XTYPE operand c (TYPE) is 12, outside 0..11"},
     {"operand_host", p_host, NULL, false, "HOST operand a (HOST) is 6, outside 0..5"},
-    {"jump_outside", p_jump_out, NULL, false, "pc 0x0008 (SE.rul:4:9): jump target 0x0258 is outside the code (0x0258 bytes)"},
-    {"backward_jump", p_jump_back, NULL, false, "pc 0x0008 (SE.rul:4:9): jump target 0x0000 is not forward"},
-    {"jump_to_self", p_jump_self, NULL, false, "pc 0x0008 (SE.rul:4:9): jump target 0x0008 is not forward"},
-    {"jump_mid_insn", p_jump_mid, NULL, false, "pc 0x0008 (SE.rul:4:9): jump target 0x000c is not a multiple of 8"},
-    {"missing_halt", p_no_halt, NULL, false, "(SE.cfg:3:1): falls off the end of the code without HALT (CNV block of conversion 1)"},
-    {"det_host_in_cls", p_host_in_cls, NULL, false, "pc 0x0010 (SE.rul:4:20): HOST is not allowed in a CLS block (rule 0)"},
-    {"det_host_in_cnv", p_dethost_in_cnv, NULL, false, "(SE.cfg:3:1): host call REG_KEY_EXISTS is not allowed in a CNV block (conversion 1)"},
-    {"cnv_op_in_det", p_cnvop_in_det, NULL, false, "XDROP is not allowed in a DET block (version 0)"},
-    {"cls_block_as_det", p_clsop_in_det, NULL, false, "(SE.rul:7:1): KIND is not allowed in a DET block (version 0)"},
+    {"jump_outside", p_jump_out, NULL, false,
+     "pc 0x0008 (SE.rul:4:9): jump target 0x0258 is outside the code (0x0258 bytes)"},
+    {"backward_jump", p_jump_back, NULL, false,
+     "pc 0x0008 (SE.rul:4:9): jump target 0x0000 is not forward"},
+    {"jump_to_self", p_jump_self, NULL, false,
+     "pc 0x0008 (SE.rul:4:9): jump target 0x0008 is not forward"},
+    {"jump_mid_insn", p_jump_mid, NULL, false,
+     "pc 0x0008 (SE.rul:4:9): jump target 0x000c is not a multiple of 8"},
+    {"missing_halt", p_no_halt, NULL, false,
+     "(SE.cfg:3:1): falls off the end of the code without HALT (CNV block of conversion 1)"},
+    {"det_host_in_cls", p_host_in_cls, NULL, false,
+     "pc 0x0010 (SE.rul:4:20): HOST is not allowed in a CLS block (rule 0)"},
+    {"det_host_in_cnv", p_dethost_in_cnv, NULL, false,
+     "(SE.cfg:3:1): host call REG_KEY_EXISTS is not allowed in a CNV block (conversion 1)"},
+    {"cnv_op_in_det", p_cnvop_in_det, NULL, false,
+     "XDROP is not allowed in a DET block (version 0)"},
+    {"cls_block_as_det", p_clsop_in_det, NULL, false,
+     "(SE.rul:7:1): KIND is not allowed in a DET block (version 0)"},
     /* tables */
-    {"rule_entry_unaligned", p_rule_entry, NULL, false, "section RULES: record 0: entry 0x0003 is not a multiple of 8"},
-    {"rule_entry_outside", p_rule_entry_out, NULL, false, "section RULES: record 1: entry 0x0258 is outside the code (0x0258 bytes)"},
+    {"rule_entry_unaligned", p_rule_entry, NULL, false,
+     "section RULES: record 0: entry 0x0003 is not a multiple of 8"},
+    {"rule_entry_outside", p_rule_entry_out, NULL, false,
+     "section RULES: record 1: entry 0x0258 is outside the code (0x0258 bytes)"},
     {"rule_stage", p_rule_stage, NULL, false, "section RULES: record 0: stage 4 is not in 1..3"},
-    {"rule_app", p_rule_app, NULL, false, "section RULES: record 2: app 5 is out of range (section APPS has 1)"},
-    {"rule_component", p_rule_comp, NULL, false, "section RULES: record 3: component 9 is out of range (section COMPONENTS has 2)"},
-    {"rule_node", p_rule_node, NULL, false, "section RULES: record 0: node 45 is not a string index (45 strings)"},
+    {"rule_app", p_rule_app, NULL, false,
+     "section RULES: record 2: app 5 is out of range (section APPS has 1)"},
+    {"rule_component", p_rule_comp, NULL, false,
+     "section RULES: record 3: component 9 is out of range (section COMPONENTS has 2)"},
+    {"rule_node", p_rule_node, NULL, false,
+     "section RULES: record 0: node 45 is not a string index (45 strings)"},
     {"rule_flags", p_rule_flags, NULL, false, "section RULES: record 0: unknown flags 0x80"},
-    {"root_path", p_root_path, NULL, false, "section ROOTS: record 1: path 4294967295 is not a string index"},
-    {"root_reserved", p_root_reserved, NULL, false, "section ROOTS: record 0: reserved 1 is not in 0..0"},
-    {"dnode_children_range", p_dnode_range, NULL, false, "section DNODES: record 2: children range 3+5 is out of range (section DNODES has 4)"},
-    {"dnode_child_before_parent", p_dnode_back, NULL, false, "section DNODES: record 2: children start at 1, not after the node"},
-    {"dnode_reached_twice", p_dnode_twice, NULL, false, "section DNODES: record 1: child 2 is reached twice"},
-    {"dnode_unreached", p_dnode_unreached, NULL, false, "section DNODES: record 2: node is not reached from the root"},
-    {"dnode_unsorted", p_dnode_unsorted, NULL, false, "section DNODES: record 0: children 1 and 2 are not sorted by name"},
-    {"dnode_root_name", p_dnode_root, NULL, false, "section DNODES: record 0: the root's name must be none"},
-    {"dref_rule", p_dref, NULL, false, "section DREFS: record 3: rule 99 is out of range (section RULES has 5)"},
-    {"dext_refs", p_dext, NULL, false, "section DEXTS: record 0: refs range 2+10 is out of range (section DREFS has 5)"},
-    {"app_versions", p_app_versions, NULL, false, "section APPS: record 0: versions range 0+3 is out of range (section VERSIONS has 2)"},
-    {"version_app", p_version_app, NULL, false, "section VERSIONS: record 0: app 1 is out of range (section APPS has 1)"},
-    {"version_detect", p_version_detect, NULL, false, "section VERSIONS: record 1: detect 0x0007 is not a multiple of 8"},
-    {"component_app", p_comp_app, NULL, false, "section COMPONENTS: record 1: app 4294967295 is out of range"},
-    {"conv_app", p_conv_app, NULL, false, "section CONVS: record 0: app 3 is out of range (section APPS has 1)"},
-    {"conv_entry", p_conv_entry, NULL, false, "section CONVS: record 1: entry 0x10000 is outside the code"},
-    {"map_range", p_map_range, NULL, false, "section MAPS: record 0: entries range 0+3 is out of range (section MAPENTS has 2)"},
-    {"mapent_string", p_mapent, NULL, false, "section MAPENTS: record 1: to 46 is not a string index (45 strings)"},
-    {"policy_string", p_policy, NULL, false, "section POLICIES: record 0: value 4294967295 is not a string index"},
-    {"source_string", p_source, NULL, false, "section SOURCES: record 2: file name 1000 is not a string index"},
-    {"debug_unsorted", p_debug_order, NULL, false, "section DEBUG: record 1: pc 0x0000 is before the previous entry's 0x0008"},
-    {"debug_pc", p_debug_pc, NULL, false, "section DEBUG: record 10: pc 0x0258 is not an instruction of the code"},
-    {"debug_file", p_debug_file, NULL, false, "section DEBUG: record 0: file 45 is not a string index (45 strings)"},
+    {"root_path", p_root_path, NULL, false,
+     "section ROOTS: record 1: path 4294967295 is not a string index"},
+    {"root_reserved", p_root_reserved, NULL, false,
+     "section ROOTS: record 0: reserved 1 is not in 0..0"},
+    {"dnode_children_range", p_dnode_range, NULL, false,
+     "section DNODES: record 2: children range 3+5 is out of range (section DNODES has 4)"},
+    {"dnode_child_before_parent", p_dnode_back, NULL, false,
+     "section DNODES: record 2: children start at 1, not after the node"},
+    {"dnode_reached_twice", p_dnode_twice, NULL, false,
+     "section DNODES: record 1: child 2 is reached twice"},
+    {"dnode_unreached", p_dnode_unreached, NULL, false,
+     "section DNODES: record 2: node is not reached from the root"},
+    {"dnode_unsorted", p_dnode_unsorted, NULL, false,
+     "section DNODES: record 0: children 1 and 2 are not sorted by name"},
+    {"dnode_root_name", p_dnode_root, NULL, false,
+     "section DNODES: record 0: the root's name must be none"},
+    {"dref_rule", p_dref, NULL, false,
+     "section DREFS: record 3: rule 99 is out of range (section RULES has 5)"},
+    {"dext_refs", p_dext, NULL, false,
+     "section DEXTS: record 0: refs range 2+10 is out of range (section DREFS has 5)"},
+    {"app_versions", p_app_versions, NULL, false,
+     "section APPS: record 0: versions range 0+3 is out of range (section VERSIONS has 2)"},
+    {"version_app", p_version_app, NULL, false,
+     "section VERSIONS: record 0: app 1 is out of range (section APPS has 1)"},
+    {"version_detect", p_version_detect, NULL, false,
+     "section VERSIONS: record 1: detect 0x0007 is not a multiple of 8"},
+    {"component_app", p_comp_app, NULL, false,
+     "section COMPONENTS: record 1: app 4294967295 is out of range"},
+    {"conv_app", p_conv_app, NULL, false,
+     "section CONVS: record 0: app 3 is out of range (section APPS has 1)"},
+    {"conv_entry", p_conv_entry, NULL, false,
+     "section CONVS: record 1: entry 0x10000 is outside the code"},
+    {"map_range", p_map_range, NULL, false,
+     "section MAPS: record 0: entries range 0+3 is out of range (section MAPENTS has 2)"},
+    {"mapent_string", p_mapent, NULL, false,
+     "section MAPENTS: record 1: to 46 is not a string index (45 strings)"},
+    {"policy_string", p_policy, NULL, false,
+     "section POLICIES: record 0: value 4294967295 is not a string index"},
+    {"source_string", p_source, NULL, false,
+     "section SOURCES: record 2: file name 1000 is not a string index"},
+    {"debug_unsorted", p_debug_order, NULL, false,
+     "section DEBUG: record 1: pc 0x0000 is before the previous entry's 0x0008"},
+    {"debug_pc", p_debug_pc, NULL, false,
+     "section DEBUG: record 10: pc 0x0258 is not an instruction of the code"},
+    {"debug_file", p_debug_file, NULL, false,
+     "section DEBUG: record 0: file 45 is not a string index (45 strings)"},
 };
 
 /* The realistic program, damaged as the case says, serialised with a valid CRC. */
@@ -539,7 +795,8 @@ static image read_file(const char *path)
     fy_buf b = {0};
     uint8_t tmp[4096];
     size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) fy_buf_put(&b, tmp, n);
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        fy_buf_put(&b, tmp, n);
     fclose(f);
     im.data = b.data;
     im.size = b.len;
@@ -714,6 +971,42 @@ static void test_write_file(void **state)
     fy_program_free(p);
 }
 
+/* ---- docs/program-format.md lists every opcode and host call as fy_opcodes.h does ---- */
+static const char *kinds_text(unsigned k, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%s%s%s%s", k & FY_K_CLS ? "CLS" : "", (k & FY_K_CLS) && (k & 6) ? ", " : "",
+             k & FY_K_DET ? "DET" : "", (k & FY_K_DET) && (k & FY_K_CNV) ? ", " : "",
+             k & FY_K_CNV ? "CNV" : "");
+    return buf;
+}
+
+static void test_docs_tables(void **state)
+{
+    (void)state;
+    const char *src = getenv("FERRY_SOURCE_DIR");
+    char *path = fy_xasprintf("%s/docs/program-format.md", src ? src : ".");
+    image doc = read_file(path);
+    fy_buf b = {0};
+    fy_buf_put(&b, doc.data, doc.size);
+    const char *text = fy_buf_cstr(&b);
+    char row[160], k[32];
+    for (unsigned op = 0; op < FY_OP_COUNT; op++) {
+        const fy_opinfo *o = &fy_opinfo_table[op];
+        snprintf(row, sizeof row, "| 0x%02x | `%s` | %s | %s | %s | %s |", op, o->name,
+                 fy_opnd_names[o->a], fy_opnd_names[o->b], fy_opnd_names[o->c],
+                 kinds_text(o->kinds, k, sizeof k));
+        if (!strstr(text, row)) fail_msg("%s lacks the row \"%s\"", path, row);
+    }
+    for (unsigned h = 0; h < FY_HOST_COUNT; h++) {
+        snprintf(row, sizeof row, "| %u | `%s` | %s |", h, fy_hostinfo_table[h].name,
+                 kinds_text(fy_hostinfo_table[h].kinds, k, sizeof k));
+        if (!strstr(text, row)) fail_msg("%s lacks the row \"%s\"", path, row);
+    }
+    fy_buf_free(&b);
+    free(doc.data);
+    free(path);
+}
+
 /* ---- --generate: the committed corpus and fuzz seeds ---- */
 static int write_bytes(const char *path, const image *im)
 {
@@ -735,14 +1028,15 @@ static int generate_badprog(const char *src)
     mkdir(data, 0755);
     mkdir(dir, 0755);
     fy_buf readme = {0};
-    fy_buf_puts(&readme,
-                "# Malformed program files\n\n"
-                "Each file is the realistic test program (tests/support/testprog.c) damaged in one\n"
-                "way, with a valid CRC unless the damage is the CRC itself, so the loader's deeper\n"
-                "checks are reached. `test_format` loads every file and checks the message;\n"
-                "regenerate them with `build/tests/test_format --generate .` after changing the\n"
-                "table in tests/unit/test_format.c.\n\n"
-                "| file | message |\n|---|---|\n");
+    fy_buf_puts(
+        &readme,
+        "# Malformed program files\n\n"
+        "Each file is the realistic test program (tests/support/testprog.c) damaged in one\n"
+        "way, with a valid CRC unless the damage is the CRC itself, so the loader's deeper\n"
+        "checks are reached. `test_format` loads every file and checks the message;\n"
+        "regenerate them with `build/tests/test_format --generate .` after changing the\n"
+        "table in tests/unit/test_format.c.\n\n"
+        "| file | message |\n|---|---|\n");
     int rc = 0;
     for (size_t i = 0; i < FY_ARRAY_LEN(badcases); i++) {
         image im = make_bad(&badcases[i]);
@@ -811,6 +1105,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_short_inputs),
         cmocka_unit_test(test_write_file),
+        cmocka_unit_test(test_docs_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
