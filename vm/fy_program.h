@@ -140,12 +140,18 @@ typedef struct fy_program {
     char **str;
     uint32_t *str_len;
     uint32_t nstr;
+    /* When set (the loader sets it), every str[i] points into this one block and
+     * fy_program_free frees only it; when NULL, each str[i] is its own malloc'd block. */
+    char *str_blob;
 
     int64_t *consts;
     uint32_t nconsts;
     fy_prog_regex *regex;
     uint32_t nregex;
-    void **regex_code; /* pcre2_code_8 * per regex, compiled (and JIT'd) at load */
+    /* pcre2_code_8 * per regex, compiled at load (JIT'd where available) with
+     * PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C plus the stored flags:
+     * subjects need not be valid UTF-8. */
+    void **regex_code;
     fy_insn *code;
     uint32_t ncode; /* instructions; byte offset = index * 8 */
     fy_prog_rule *rules;
@@ -190,6 +196,8 @@ int fy_program_load(const uint8_t *data, size_t size, const fy_load_opts *opts, 
                     char *err, size_t err_size);
 int fy_program_load_file(const char *path, const fy_load_opts *opts, fy_program **out, char *err,
                          size_t err_size);
+/* Frees every array (with free()), the strings (see str_blob), the compiled regexes and p
+ * itself. Also usable on a program built by hand on the heap. NULL is allowed. */
 void fy_program_free(fy_program *p);
 
 /* The verifier alone (fy_program_load calls it): 0 or -1 with a message. */
@@ -202,6 +210,9 @@ int fy_program_serialize(const fy_program *p, const uint8_t *secret_key, uint8_t
 /* Writes atomically: temporary file, fsync, rename. */
 int fy_program_write_file(const fy_program *p, const uint8_t *secret_key, const char *path,
                           char *err, size_t err_size);
+
+/* The name of a section type ("CODE"), or "?" for an unknown type. */
+const char *fy_prog_section_name(uint32_t type);
 
 /* The source position of a pc from the debug table, or NULL when none. */
 const fy_prog_debug *fy_program_debug_at(const fy_program *p, uint32_t pc);
