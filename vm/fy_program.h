@@ -3,8 +3,9 @@
  * Every cross reference is an index, never a pointer; FY_NONE (0xFFFFFFFF) means "none".
  *
  * Ownership: a fy_program from fy_program_load owns all its arrays and compiled regexes;
- * fy_program_free releases them. The compiler builds one with fy_program_builder (below)
- * and writes it with fy_program_write. */
+ * fy_program_free releases them. The compiler builds one (compiler/fy_codegen.h), serialises
+ * it with fy_program_serialize and loads it back before writing: only the loader hands out
+ * verified programs. */
 #ifndef FY_PROGRAM_H
 #define FY_PROGRAM_H
 

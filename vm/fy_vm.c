@@ -581,11 +581,11 @@ static void decide(fy_vm *vm, const fy_object *o, const uint32_t *rules, uint32_
         const fy_prog_rule *r = &p->rules[ri];
         if (!rule_applies(vm, r, o)) continue;
         if (r->stage == 2 && best2 != FY_NONE && ri < best2) continue; /* cannot win */
-        if (r->stage == 3 && uncond != FY_NONE) continue;
+        if (r->stage == 3 && uncond != FY_NONE && ri > uncond) continue; /* first one speaks */
         if (run(vm, r->entry) != 1) continue;
         matched++;
         if (r->stage == 3) {
-            uncond = ri;
+            uncond = ri; /* lower than any found before, by the skip above */
         } else if (r->stage == 2) {
             best2 = ri;
         } else {
@@ -598,7 +598,11 @@ static void decide(fy_vm *vm, const fy_object *o, const uint32_t *rules, uint32_
                 b->action = r->action;
                 vm->touched[vm->ntouched++] = slot;
             } else if (r->specificity > b->spec ||
-                       (r->specificity == b->spec && r->action == 2 && b->action != 2)) {
+                       (r->specificity == b->spec &&
+                        ((r->action == 2 && b->action != 2) ||
+                         (r->action == b->action && ri < b->rule)))) {
+                /* Ties: an exclude wins; between equals the earlier rule speaks, so the
+                 * verdict does not depend on the order candidates were met. */
                 b->spec = r->specificity;
                 b->rule = ri;
                 b->action = r->action;
@@ -617,11 +621,10 @@ static void decide(fy_vm *vm, const fy_object *o, const uint32_t *rules, uint32_
     uint32_t inc = FY_NONE, exc = FY_NONE;
     for (uint32_t i = 0; i < vm->ntouched; i++) {
         app_best *b = &vm->best[vm->touched[i]];
-        if (b->action == 1) {
-            if (inc == FY_NONE || b->spec > p->rules[inc].specificity) inc = b->rule;
-        } else if (exc == FY_NONE) {
-            exc = b->rule;
-        }
+        uint32_t *pick = b->action == 1 ? &inc : &exc;
+        if (*pick == FY_NONE || b->spec > p->rules[*pick].specificity ||
+            (b->spec == p->rules[*pick].specificity && b->rule < *pick))
+            *pick = b->rule;
         b->seen = 0;
     }
     if (d == FY_DECIDE_NONE && inc != FY_NONE) decider = inc, d = FY_DECIDE_INCLUDE;

@@ -65,7 +65,8 @@ fy_program *t_build(fy_ir *ir)
     fy_diags d = {0};
     fy_check(ir, &d);
     for (size_t i = 0; i < d.n; i++)
-        fprintf(stderr, "%s:%u:%u: %s: %s [%s]\n", d.v[i].file ? d.v[i].file : "-", d.v[i].line,
+        if (d.v[i].level == FY_DIAG_ERROR)
+            fprintf(stderr, "%s:%u:%u: %s: %s [%s]\n", d.v[i].file ? d.v[i].file : "-", d.v[i].line,
                 d.v[i].col, fy_diag_level_name(d.v[i].level), d.v[i].message, d.v[i].check);
     assert_int_equal(d.errors, 0);
     fy_codegen *cg = fy_codegen_run(ir, &d);
@@ -120,6 +121,9 @@ fy_decision t_classify(fy_vm *vm, const fy_object *o, uint32_t *rule)
     fy_vm_classify(vm, o, &v);
     /* The dispatch tree must never change a verdict: compare with trying every rule. */
     fy_vm_classify_all(vm, o, &w);
+    if (v.decision != w.decision || v.rule != w.rule)
+        fprintf(stderr, "dispatch disagrees on %s \\ %s: %d/%u vs %d/%u\n", o->folder, o->name,
+                v.decision, v.rule, w.decision, w.rule);
     assert_int_equal(v.decision, w.decision);
     assert_int_equal(v.rule, w.rule);
     if (rule) *rule = v.rule;

@@ -378,7 +378,7 @@ static void test_conversions(void **s)
     st->key = fy_arena_printf(&ir.arena, "%s\\Options", k14);
     st->name = "*Path";
     st->regex = "(?i)C:\\\\Old";
-    st->replacement = "D:\\\\New";
+    st->replacement = "D:\\New"; /* literal but for $ */
     st = t_step(&ir, c, FY_CONV_DROP);
     st->key = fy_arena_printf(&ir.arena, "%s\\Options", k14);
     st->name = "Gone";
