@@ -26,6 +26,7 @@
 enum {
     MAX_FILE_BYTES = 4 << 20, /* an appdef is a few KB; refuse anything absurd */
     MAX_DEPTH = 64,           /* nesting of mappings and lists */
+    MAX_NAMED = 1000,         /* versions, components, map entries: checked pairwise */
 };
 
 /* ---- the YAML tree ---- */
@@ -574,6 +575,15 @@ static yn *want_text(ctx *c, yn *map, field *f, const char *what, bool required)
         return NULL;
     }
     return f->val;
+}
+
+/* Lists whose entries are compared with each other are bounded, so that a hostile file
+ * cannot make the compiler quadratic. */
+static bool too_many(ctx *c, yn *list, size_t n, const char *what)
+{
+    if (n <= MAX_NAMED) return false;
+    err_at(c, node_pos(c, list), "appdef-schema", "more than %d %s", MAX_NAMED, what);
+    return true;
 }
 
 static char *ir_str(ctx *c, const yn *v)
@@ -1224,7 +1234,7 @@ static bool component_name_ok(ctx *c, yn *v)
 
 static void lower_versions(ctx *c, field *fv)
 {
-    if (!want_kind(c, fv, YN_SEQ)) return;
+    if (!want_kind(c, fv, YN_SEQ) || too_many(c, fv->val, fv->val->nkids, "versions")) return;
     for (size_t i = 0; i < fv->val->nkids; i++) {
         yn *m = fv->val->kids[i];
         if (m->kind != YN_MAP) {
@@ -1258,7 +1268,7 @@ static void lower_versions(ctx *c, field *fv)
 
 static void lower_components(ctx *c, field *fc)
 {
-    if (!want_kind(c, fc, YN_SEQ)) return;
+    if (!want_kind(c, fc, YN_SEQ) || too_many(c, fc->val, fc->val->nkids, "components")) return;
     for (size_t i = 0; i < fc->val->nkids; i++) {
         yn *m = fc->val->kids[i];
         if (m->kind != YN_MAP) {
@@ -1442,6 +1452,7 @@ static bool lower_step(ctx *c, yn *m, fy_ir_conv_step *st)
             err_at(c, node_pos(c, fm->key), "appdef-schema", "'map' needs at least one entry");
             return false;
         }
+        if (too_many(c, fm->val, fm->val->nkids / 2, "entries in one map")) return false;
         bool ok = true;
         for (size_t k = 0; k + 1 < fm->val->nkids; k += 2) {
             yn *from = fm->val->kids[k], *to = fm->val->kids[k + 1];
@@ -1642,8 +1653,9 @@ static void lower_app(ctx *c, yn *root)
     c->identity_ok = ok;
 }
 
-static int pos_cmp(const fy_pos *a, const fy_pos *b)
+static int rule_cmp(const void *pa, const void *pb)
 {
+    const fy_pos *a = &((const fy_ir_rule *)pa)->pos, *b = &((const fy_ir_rule *)pb)->pos;
     if (a->line != b->line) return a->line < b->line ? -1 : 1;
     if (a->col != b->col) return a->col < b->col ? -1 : 1;
     return 0;
@@ -1707,16 +1719,9 @@ static void commit(ctx *c)
     if (taken) return;
     int app = (int)c->ir->napps;
     FY_APUSH(&c->ir->arena, c->ir->apps, c->ir->napps, c->ir->apps_cap) = c->app;
-    /* Rules in source order (they were lowered field by field). */
-    for (size_t i = 1; i < c->nrules; i++) {
-        fy_ir_rule t = c->rules[i];
-        size_t j = i;
-        while (j > 0 && pos_cmp(&c->rules[j - 1].pos, &t.pos) > 0) {
-            c->rules[j] = c->rules[j - 1];
-            j--;
-        }
-        c->rules[j] = t;
-    }
+    /* Rules in source order (they were lowered field by field); each comes from its own
+     * scalar, so positions are unique and the order is total. */
+    if (c->nrules > 1) qsort(c->rules, c->nrules, sizeof(*c->rules), rule_cmp);
     for (size_t i = 0; i < c->nrules; i++) {
         fy_ir_rule r = c->rules[i];
         r.app = app;

@@ -766,13 +766,53 @@ static void test_columns_through_escapes(void **state)
     fy_ir_free(&ir);
 }
 
+/* Lists compared pairwise are bounded (a clear error, not a quadratic stall); long lists of
+ * patterns are fine, and their rules come out in source order even when app-level rules
+ * follow component rules in the file. */
+static void test_limits(void **state)
+{
+    (void)state;
+    fy_buf b = {0};
+    fy_buf_puts(&b, "id: limits\nname: L\ncontent-path: Test|L\nversions:\n");
+    for (int i = 0; i <= 1000; i++)
+        fy_buf_printf(&b, "  - version: \"%d\"\n", i);
+    fy_ir ir;
+    fy_ir_init(&ir);
+    fy_diags d = {0};
+    fy_fe_appdef_mem(&ir, "limits.yaml", b.data, b.len, &d);
+    assert_int_equal(d.errors, 1);
+    assert_non_null(strstr(d.v[0].message, "more than 1000 versions"));
+    fy_diags_free(&d);
+    fy_ir_free(&ir);
+
+    b.len = 0;
+    fy_buf_puts(&b, "id: many\nname: M\ncontent-path: Test|M\ncomponents:\n"
+                    "  - name: C\n    include:\n      registry:\n");
+    for (int i = 0; i < 5000; i++)
+        fy_buf_printf(&b, "        - HKCU\\Software\\C%d [*]\n", i);
+    fy_buf_puts(&b, "include:\n  registry:\n");
+    for (int i = 0; i < 5000; i++)
+        fy_buf_printf(&b, "    - HKCU\\Software\\A%d [*]\n", i);
+    fy_ir_init(&ir);
+    fy_fe_appdef_mem(&ir, "many.yaml", b.data, b.len, &d);
+    assert_int_equal(d.n, 0);
+    assert_int_equal(ir.nrules, 10000);
+    assert_int_equal(ir.rules[0].component, 0);
+    assert_int_equal(ir.rules[9999].component, -1);
+    for (size_t i = 1; i < ir.nrules; i++)
+        assert_true(ir.rules[i - 1].pos.line < ir.rules[i].pos.line);
+    fy_diags_free(&d);
+    fy_ir_free(&ir);
+    fy_buf_free(&b);
+}
+
 int main(void)
 {
     tcase *cases = NULL;
     size_t n = 0, cap = 0;
     collect_cases("good", &cases, &n, &cap);
     collect_cases("bad", &cases, &n, &cap);
-    struct CMUnitTest *tests = fy_xcalloc(n + 6, sizeof(*tests));
+    struct CMUnitTest *tests = fy_xcalloc(n + 16, sizeof(*tests));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         tests[k].name = fy_xasprintf("%s/%s", cases[i].kind, cases[i].name);
@@ -781,9 +821,13 @@ int main(void)
         k++;
     }
     const struct CMUnitTest fixed[] = {
-        cmocka_unit_test(test_shipped_appdefs),    cmocka_unit_test(test_fixture_detection),
-        cmocka_unit_test(test_missing_inputs),     cmocka_unit_test(test_dir_order_and_filter),
-        cmocka_unit_test(test_utf16_and_encoding), cmocka_unit_test(test_columns_through_escapes),
+        cmocka_unit_test(test_shipped_appdefs),
+        cmocka_unit_test(test_fixture_detection),
+        cmocka_unit_test(test_missing_inputs),
+        cmocka_unit_test(test_dir_order_and_filter),
+        cmocka_unit_test(test_utf16_and_encoding),
+        cmocka_unit_test(test_columns_through_escapes),
+        cmocka_unit_test(test_limits),
     };
     for (size_t i = 0; i < FY_ARRAY_LEN(fixed); i++)
         tests[k++] = fixed[i];
