@@ -10,7 +10,8 @@
  *   (WinSCP, PuTTY and Word 16.0 but not 15.0 in NTUSER_with_winscp.DAT, whose Office\15.0
  *   holds only Outlook; Word 14.0 and no WinSCP in NTUSER.DAT).
  * - The entry points: missing file or folder, folder order and filtering, UTF-16 input,
- *   bad encoding, the in-memory entry point. */
+ *   bad encoding, the in-memory entry point; limits on hostile sizes.
+ * - Every complete appdef in docs/appdefs.md compiles. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -806,6 +807,46 @@ static void test_limits(void **state)
     fy_buf_free(&b);
 }
 
+/* Every complete appdef shown in docs/appdefs.md (a ```yaml block with an id:) compiles
+ * without a diagnostic, so the documentation cannot drift from the language. */
+static void test_doc_examples(void **state)
+{
+    (void)state;
+    char *path = fy_xasprintf("%s/docs/appdefs.md", source_dir());
+    char *doc = read_all(path);
+    assert_non_null(doc);
+    int complete = 0;
+    for (char *p = strstr(doc, "```yaml\n"); p; p = strstr(p, "```yaml\n")) {
+        p += 8;
+        char *end = strstr(p, "```");
+        assert_non_null(end);
+        size_t n = (size_t)(end - p);
+        bool has_id = !strncmp(p, "id:", 3) || memmem(p, n, "\nid:", 4);
+        if (has_id) {
+            fy_ir ir;
+            fy_diags d = {0};
+            fy_ir_init(&ir);
+            fy_fe_appdef_mem(&ir, "doc.yaml", p, n, &d);
+            if (d.n) {
+                fy_buf b = {0};
+                dump_diags(&b, &d, NULL);
+                print_error("docs example %d:\n%.*s\n%s", complete, (int)n, p, fy_buf_cstr(&b));
+                fy_buf_free(&b);
+            }
+            assert_int_equal(d.n, 0);
+            assert_int_equal(ir.napps, 1);
+            if (!strcmp(ir.apps[0].id, "winscp")) assert_int_equal(ir.nrules, 6);
+            fy_diags_free(&d);
+            fy_ir_free(&ir);
+            complete++;
+        }
+        p = end + 3;
+    }
+    assert_true(complete >= 2);
+    free(doc);
+    free(path);
+}
+
 int main(void)
 {
     tcase *cases = NULL;
@@ -828,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_utf16_and_encoding),
         cmocka_unit_test(test_columns_through_escapes),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_doc_examples),
     };
     for (size_t i = 0; i < FY_ARRAY_LEN(fixed); i++)
         tests[k++] = fixed[i];
