@@ -61,7 +61,7 @@ typedef struct ctx {
     fy_arena tmp; /* tree and scratch; freed after the file */
 
     fy_ir_app app;
-    yn *id_node, *path_node;
+    yn *path_node; /* for duplicate-path at commit */
     bool identity_ok;
     comp_extra *cx; /* parallel to app.components */
     size_t cx_cap;
@@ -239,10 +239,18 @@ static fy_pos scalar_pos(const ctx *c, const yn *v, size_t off)
 
 /* ---- diagnostics ---- */
 
+/* Messages quote the author's text; a control character in it (a quoted "\n") must not
+ * break the one-line "file:line:col: level: message" format. */
 static void diag_v(ctx *c, fy_diag_level lvl, fy_pos p, const char *check, const char *fmt,
                    va_list ap)
 {
-    fy_diag_vadd(c->diags, lvl, p.file ? p.file : c->file, p.line, p.col, check, fmt, ap);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+    for (char *q = msg; q && *q; q++)
+        if ((unsigned char)*q < 0x20) *q = ' ';
+    fy_diag_add(c->diags, lvl, p.file ? p.file : c->file, p.line, p.col, check, "%s",
+                msg ? msg : "(message lost)");
+    free(msg);
 }
 
 __attribute__((format(printf, 4, 5))) static void err_at(ctx *c, fy_pos p, const char *check,
@@ -1604,7 +1612,6 @@ static void lower_app(ctx *c, yn *root)
         ok = false;
     }
     if (path && !content_path_ok(c, path)) ok = false;
-    c->id_node = id;
     c->path_node = path;
     if (id) {
         c->app.id = ir_str(c, id);
