@@ -107,7 +107,8 @@ typedef struct fy_ir_detect {
 } fy_ir_detect;
 
 typedef struct fy_ir_version {
-    char *version; /* e.g. "11.0" */
+    char *version; /* e.g. "11.0"; NULL: the application has no versions (appdef's top-level
+                      detect:) and this entry only carries its detection */
     fy_ir_detect *detect; /* NULL: cannot be detected (only named by [Target Versions]) */
     fy_pos pos;
 } fy_ir_version;
@@ -127,7 +128,7 @@ typedef enum {
     FY_CONV_SUBST,        /* key, name (glob); regex -> replacement over string data */
     FY_CONV_SET_TYPE,     /* key, name -> type (REG_*) */
     FY_CONV_MOVE_FILES,   /* from folder -> to folder (normalised file paths) */
-    FY_CONV_DROP,         /* key, name: not carried to the new version (reason in a comment) */
+    FY_CONV_DROP,         /* key, name: not carried to the new version; reason says why */
 } fy_conv_kind;
 
 typedef struct fy_ir_map_entry {
@@ -141,6 +142,7 @@ typedef struct fy_ir_conv_step {
     char *from, *to;
     char *regex, *replacement;
     uint32_t type;
+    char *reason; /* FY_CONV_DROP: why (for the log); NULL otherwise */
     fy_ir_map_entry *map;
     size_t nmap, map_cap;
     fy_pos pos;
@@ -217,6 +219,11 @@ int fy_fe_ptt(fy_ir *ir, const char *path, fy_diags *diags);
 int fy_fe_appdef(fy_ir *ir, const char *path, fy_diags *diags);
 /* Every *.yaml / *.yml in a folder, in name order. */
 int fy_fe_appdef_dir(fy_ir *ir, const char *dir, fy_diags *diags);
+/* One appdef from memory (len bytes, any encoding fy_text_decode accepts); name is the file
+ * name that positions and diagnostics carry (interned). Used by fy_fe_appdef and the fuzzer;
+ * returns 0 (faults are diagnostics). */
+int fy_fe_appdef_mem(fy_ir *ir, const char *name, const void *data, size_t len,
+                     fy_diags *diags);
 
 /* Path normalisation shared by the front ends (compiler/fy_path.c). Turns a source path
  * with tokens in either spelling into the normalised form above. Returns the normalised
