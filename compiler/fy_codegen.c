@@ -648,7 +648,7 @@ fy_codegen *fy_codegen_run(const fy_ir *ir, fy_diags *diags)
             const fy_ir_version *v = &app->versions[vi];
             fy_prog_version *pv = &FY_APUSH(&cg->a, p->versions, p->nversions, cg->ver_cap);
             pv->app = (uint32_t)ai;
-            pv->version = str(cg, v->version);
+            pv->version = str(cg, v->version ? v->version : ""); /* "" = any version */
             pv->detect = FY_NONE;
             if (v->detect) {
                 pv->detect = pc(cg);

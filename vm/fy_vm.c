@@ -230,6 +230,22 @@ int fy_version_cmp(const char *a, const char *b)
     return 0;
 }
 
+/* Compares a file's version with a bound, looking only at as many parts as the bound has:
+ * 11.0.8173.0 is within max-version 11.0 (docs/appdefs.md). */
+static int version_cmp_bound(const char *v, const char *bound)
+{
+    while (*bound) {
+        unsigned long x = strtoul(v, (char **)&v, 10);
+        unsigned long y = strtoul(bound, (char **)&bound, 10);
+        if (x != y) return x < y ? -1 : 1;
+        while (*v && *v != '.') v++;
+        while (*bound && *bound != '.') bound++;
+        if (*v == '.') v++;
+        if (*bound == '.') bound++;
+    }
+    return 0;
+}
+
 /* ---- conversion operations on the mutable object ---- */
 
 static void buf_set(fy_buf *b, const char *s, size_t n)
@@ -345,7 +361,7 @@ static int x_map(fy_vm *vm, uint32_t m, bool *mapped)
     *mapped = false;
     for (uint32_t i = p->maps[m].first; i < p->maps[m].first + p->maps[m].count; i++) {
         const char *from = fy_prog_str(p, p->mapents[i].from);
-        if (fy_strcasecmp_u8(from, strlen(from), t, n) != 0) continue;
+        if (strlen(from) != n || memcmp(from, t, n) != 0) continue; /* exact text */
         const char *to = fy_prog_str(p, p->mapents[i].to);
         fy_buf out = {0};
         if (encode_text(vm, vm->mobj->type, to, strlen(to), &out)) {
@@ -514,10 +530,10 @@ static int run(fy_vm *vm, uint32_t entry)
             break;
         }
         case FY_OP_VERGE:
-            acc = vm->version.len && fy_version_cmp(fy_buf_cstr(&vm->version), p->str[in->c]) >= 0;
+            acc = vm->version.len && version_cmp_bound(fy_buf_cstr(&vm->version), p->str[in->c]) >= 0;
             break;
         case FY_OP_VERLE:
-            acc = vm->version.len && fy_version_cmp(fy_buf_cstr(&vm->version), p->str[in->c]) <= 0;
+            acc = vm->version.len && version_cmp_bound(fy_buf_cstr(&vm->version), p->str[in->c]) <= 0;
             break;
         case FY_OP_XKEY:
             acc = replace_prefix(vm, &vm->mobj->folder, vm->s[0], vm->s[1]);
