@@ -10,21 +10,21 @@
 
 /* ---- base block (4096 bytes at the start of a primary file; first 512 in a log) ---- */
 #define FY_REGF_BASE_SIZE 4096u
-#define FY_REGF_SIG 0            /* "regf" */
-#define FY_REGF_SEQ1 4           /* primary sequence number */
-#define FY_REGF_SEQ2 8           /* secondary sequence number */
-#define FY_REGF_TIMESTAMP 12     /* FILETIME */
-#define FY_REGF_MAJOR 20         /* 1 */
-#define FY_REGF_MINOR 24         /* 3, 4, 5 (6 on recent Windows 10) */
-#define FY_REGF_TYPE 28          /* 0 primary, 1/2 old log, 6 new log */
-#define FY_REGF_FORMAT 32        /* 1 = direct memory load */
-#define FY_REGF_ROOT 36          /* root cell offset (relative to the hive bins data) */
-#define FY_REGF_HBINS_SIZE 40    /* hive bins data size */
-#define FY_REGF_CLUSTER 44       /* clustering factor (sector size / 512) */
-#define FY_REGF_NAME 48          /* 64 bytes of UTF-16LE, the tail of the hive's path */
+#define FY_REGF_SIG 0         /* "regf" */
+#define FY_REGF_SEQ1 4        /* primary sequence number */
+#define FY_REGF_SEQ2 8        /* secondary sequence number */
+#define FY_REGF_TIMESTAMP 12  /* FILETIME */
+#define FY_REGF_MAJOR 20      /* 1 */
+#define FY_REGF_MINOR 24      /* 3, 4, 5 (6 on recent Windows 10) */
+#define FY_REGF_TYPE 28       /* 0 primary, 1/2 old log, 6 new log */
+#define FY_REGF_FORMAT 32     /* 1 = direct memory load */
+#define FY_REGF_ROOT 36       /* root cell offset (relative to the hive bins data) */
+#define FY_REGF_HBINS_SIZE 40 /* hive bins data size */
+#define FY_REGF_CLUSTER 44    /* clustering factor (sector size / 512) */
+#define FY_REGF_NAME 48       /* 64 bytes of UTF-16LE, the tail of the hive's path */
 #define FY_REGF_NAME_LEN 64u
-#define FY_REGF_FLAGS 144        /* KTM flags; log entries carry a copy */
-#define FY_REGF_CHECKSUM 508     /* XOR of the 127 u32 before it */
+#define FY_REGF_FLAGS 144    /* KTM flags; log entries carry a copy */
+#define FY_REGF_CHECKSUM 508 /* XOR of the 127 u32 before it */
 
 #define FY_REGF_TYPE_PRIMARY 0u
 #define FY_REGF_TYPE_LOG_OLD 1u
@@ -56,10 +56,10 @@
 #define FY_NK_VALLIST 40
 #define FY_NK_SECURITY 44
 #define FY_NK_CLASS 48
-#define FY_NK_MAX_SUBNAME 52   /* bits 0-15: longest subkey name, UTF-16 bytes */
-#define FY_NK_MAX_SUBCLASS 56  /* longest subkey class name, bytes */
-#define FY_NK_MAX_VALNAME 60   /* longest value name, UTF-16 bytes */
-#define FY_NK_MAX_VALDATA 64   /* largest value data, bytes */
+#define FY_NK_MAX_SUBNAME 52  /* bits 0-15: longest subkey name, UTF-16 bytes */
+#define FY_NK_MAX_SUBCLASS 56 /* longest subkey class name, bytes */
+#define FY_NK_MAX_VALNAME 60  /* longest value name, UTF-16 bytes */
+#define FY_NK_MAX_VALDATA 64  /* largest value data, bytes */
 #define FY_NK_WORKVAR 68
 #define FY_NK_NAME_LEN 72
 #define FY_NK_CLASS_LEN 74

@@ -55,10 +55,18 @@ uint64_t fy_hive_marvin32(const uint8_t *p, size_t n, uint64_t seed)
     }
     uint32_t fin;
     switch (n) {
-    case 0: fin = 0x80u; break;
-    case 1: fin = 0x8000u | p[0]; break;
-    case 2: fin = 0x800000u | fy_le16(p); break;
-    default: fin = 0x80000000u | fy_le16(p) | ((uint32_t)p[2] << 16); break;
+    case 0:
+        fin = 0x80u;
+        break;
+    case 1:
+        fin = 0x8000u | p[0];
+        break;
+    case 2:
+        fin = 0x800000u | fy_le16(p);
+        break;
+    default:
+        fin = 0x80000000u | fy_le16(p) | ((uint32_t)p[2] << 16);
+        break;
     }
     lo += fin;
     marvin_block(&lo, &hi);
@@ -79,8 +87,8 @@ typedef struct {
 } logfile;
 
 typedef struct {
-    int log;           /* index into the logs */
-    size_t off;        /* of the entry in the log */
+    int log;    /* index into the logs */
+    size_t off; /* of the entry in the log */
     uint32_t size, seq, hbins, flags, npages;
 } hvle;
 
@@ -259,8 +267,8 @@ static const char *check_entry(const logfile *lf, size_t off, hvle *e)
 }
 
 /* Collects the chain of consecutive entries of a new-format log. */
-static void scan_new_log(rctx *r, int li, const logfile *lf, uint32_t hive_seq, hvle **v,
-                         size_t *n, size_t *cap)
+static void scan_new_log(rctx *r, int li, const logfile *lf, uint32_t hive_seq, hvle **v, size_t *n,
+                         size_t *cap)
 {
     size_t off = FY_LOG_SECTOR;
     bool have = false;
@@ -273,17 +281,20 @@ static void scan_new_log(rctx *r, int li, const logfile *lf, uint32_t hive_seq, 
             /* A torn or corrupt entry: what it claims cannot be trusted, but if it may be
              * newer than the hive the newest changes are lost with it. */
             if (seq_diff(e.seq, hive_seq) >= 0 || (have && e.seq == prev + 1))
-                warn(r, "hive-log", "%s: the log entry at offset %zu is damaged (%s); "
-                     "replay stops at the last good entry before it", lf->name, off, why);
+                warn(r, "hive-log",
+                     "%s: the log entry at offset %zu is damaged (%s); "
+                     "replay stops at the last good entry before it",
+                     lf->name, off, why);
             break;
         }
         if (have && e.seq != prev + 1) {
             /* Older entries (sequence going back) are what remains of an earlier round of
              * the log: the end. A jump forward means entries are missing. */
             if (seq_diff(e.seq, prev) > 0 && seq_diff(e.seq, hive_seq) >= 0)
-                warn(r, "hive-log", "%s: the log entry at offset %zu has sequence number %u "
-                     "after %u (out of sequence); replay stops before it", lf->name, off,
-                     e.seq, prev);
+                warn(r, "hive-log",
+                     "%s: the log entry at offset %zu has sequence number %u "
+                     "after %u (out of sequence); replay stops before it",
+                     lf->name, off, e.seq, prev);
             break;
         }
         if (*n == *cap) {
@@ -394,7 +405,7 @@ static int write_recovered(rctx *r, int hive_fd, uint64_t hive_size, const uint8
     }
     for (size_t i = 0; i < npw; i++)
         if (pwrite_full(fd, pw[i].src, pw[i].len, (off_t)pw[i].dst) < 0) goto werr;
-    if (pwrite_full(fd, base, FY_REGF_BASE_SIZE, 0) < 0 || ftruncate(fd, (off_t)final) < 0)
+    if (pwrite_full(fd, base, FY_REGF_BASE_SIZE, 0) < 0 || ftruncate(fd, (off_t) final) < 0)
         goto werr;
     int c = close(fd);
     fd = -1;
@@ -403,8 +414,7 @@ static int write_recovered(rctx *r, int hive_fd, uint64_t hive_size, const uint8
     *out_path = path;
     return 0;
 werr:
-    snprintf(r->err, r->err_size, "cannot write the recovered hive %s: %s", path,
-             strerror(errno));
+    snprintf(r->err, r->err_size, "cannot write the recovered hive %s: %s", path, strerror(errno));
 fail:
     if (fd >= 0) close(fd);
     unlink(path); /* ours: mkstemp created it */
@@ -434,8 +444,10 @@ static bool old_log_pages(rctx *r, const logfile *lf, pagew **pw, size_t *npw, s
     for (size_t bit = 0; bit < (size_t)hb / FY_LOG_SECTOR; bit++) {
         if (!(bits[bit / 8] >> (bit % 8) & 1)) continue;
         if (src + FY_LOG_SECTOR > lf->len) {
-            warn(r, "hive-log", "%s: the log ends before its last dirty pages (truncated); "
-                 "replay stops at the last complete page", lf->name);
+            warn(r, "hive-log",
+                 "%s: the log ends before its last dirty pages (truncated); "
+                 "replay stops at the last complete page",
+                 lf->name);
             break;
         }
         push_page(pw, npw, cap, FY_REGF_BASE_SIZE + (uint64_t)bit * FY_LOG_SECTOR, b + src,
@@ -482,14 +494,18 @@ int fy_hive_recover(const char *path, const char *tmp_dir, fy_hive_state *state,
         goto out;
     }
     if ((size_t)got < sizeof base) {
-        snprintf(err, err_size, "%s is not a registry hive: it ends inside its base block "
-                 "(%zd bytes)", path, got);
+        snprintf(err, err_size,
+                 "%s is not a registry hive: it ends inside its base block "
+                 "(%zd bytes)",
+                 path, got);
         goto out;
     }
     uint32_t type = fy_le32(base + FY_REGF_TYPE), major = fy_le32(base + FY_REGF_MAJOR);
     if (type != FY_REGF_TYPE_PRIMARY) {
-        snprintf(err, err_size, "%s is a transaction log or another registry file (file type "
-                 "%u), not a hive", path, type);
+        snprintf(err, err_size,
+                 "%s is a transaction log or another registry file (file type "
+                 "%u), not a hive",
+                 path, type);
         goto out;
     }
     if (major != 1) {
@@ -539,8 +555,10 @@ int fy_hive_recover(const char *path, const char *tmp_dir, fy_hive_state *state,
         const hvle *e = &keys[k].e;
         if (napplied && e->seq == last_seq) continue; /* the same entry in both logs */
         if (napplied && e->seq != last_seq + 1) {
-            warn(&r, "hive-log", "the transaction logs hold no entry with sequence number %u "
-                 "(the next is %u); replay stops after %u", last_seq + 1, e->seq, last_seq);
+            warn(&r, "hive-log",
+                 "the transaction logs hold no entry with sequence number %u "
+                 "(the next is %u); replay stops after %u",
+                 last_seq + 1, e->seq, last_seq);
             break;
         }
         const uint8_t *p = logs[e->log].data + e->off;
@@ -599,8 +617,10 @@ int fy_hive_recover(const char *path, const char *tmp_dir, fy_hive_state *state,
             } else {
                 memset(nb, 0, sizeof nb);
                 memcpy(nb, lf->data, FY_LOG_SECTOR);
-                warn(&r, "hive-log", "the base block checksum of %s is wrong; it is rebuilt "
-                     "from %s", path, lf->name);
+                warn(&r, "hive-log",
+                     "the base block checksum of %s is wrong; it is rebuilt "
+                     "from %s",
+                     path, lf->name);
             }
             napplied = 1;
             npages = npw;
@@ -612,10 +632,11 @@ int fy_hive_recover(const char *path, const char *tmp_dir, fy_hive_state *state,
     }
 
     if (!napplied) {
-        warn(&r, "hive-dirty", "%s was not closed cleanly (%s) and no usable transaction log "
+        warn(&r, "hive-dirty",
+             "%s was not closed cleanly (%s) and no usable transaction log "
              "(.LOG1/.LOG2) was found beside it; it is read as it stands and its newest "
-             "changes may be missing", path,
-             ck_ok ? "its sequence numbers differ" : "its base block checksum is wrong");
+             "changes may be missing",
+             path, ck_ok ? "its sequence numbers differ" : "its base block checksum is wrong");
         *state = FY_HIVE_STALE;
         rc = 0;
         goto out;
@@ -627,8 +648,8 @@ int fy_hive_recover(const char *path, const char *tmp_dir, fy_hive_state *state,
     fy_put_le32(nb + FY_REGF_TYPE, FY_REGF_TYPE_PRIMARY);
     fy_put_le32(nb + FY_REGF_HBINS_SIZE, hbins);
     fy_put_le32(nb + FY_REGF_CHECKSUM, fy_regf_checksum(nb));
-    if (write_recovered(&r, fd, (uint64_t)st.st_size, nb, pw, npw, hbins, tmp_dir,
-                        recovered_path) < 0)
+    if (write_recovered(&r, fd, (uint64_t)st.st_size, nb, pw, npw, hbins, tmp_dir, recovered_path) <
+        0)
         goto out;
 
     char names[256] = "";
@@ -637,9 +658,11 @@ int fy_hive_recover(const char *path, const char *tmp_dir, fy_hive_state *state,
         size_t l = strlen(names);
         snprintf(names + l, sizeof names - l, "%s%s", l ? " and " : "", logs[i].name);
     }
-    note(&r, "replayed %zu log entr%s (sequence %u to %u, %zu dirty pages) from %s; %zu older "
-         "entr%s skipped", napplied, napplied == 1 ? "y" : "ies", first_seq, last_seq, npages,
-         names, skipped, skipped == 1 ? "y" : "ies");
+    note(&r,
+         "replayed %zu log entr%s (sequence %u to %u, %zu dirty pages) from %s; %zu older "
+         "entr%s skipped",
+         napplied, napplied == 1 ? "y" : "ies", first_seq, last_seq, npages, names, skipped,
+         skipped == 1 ? "y" : "ies");
     *state = FY_HIVE_RECOVERED;
     rc = 0;
 out:

@@ -37,36 +37,36 @@ typedef struct {
 } upcase_run;
 
 static const upcase_run upcase_runs[] = {
-    {0x0061, 0x007A, 1, -32}, {0x00E0, 0x00F6, 1, -32}, {0x00F8, 0x00FE, 1, -32},
-    {0x00FF, 0x00FF, 1, 121}, {0x0101, 0x012F, 2, -1}, {0x0133, 0x0137, 2, -1},
-    {0x013A, 0x0148, 2, -1}, {0x014B, 0x0177, 2, -1}, {0x017A, 0x017E, 2, -1},
-    {0x0183, 0x0185, 2, -1}, {0x0188, 0x0188, 1, -1}, {0x018C, 0x018C, 1, -1},
-    {0x0192, 0x0192, 1, -1}, {0x0195, 0x0195, 1, 97}, {0x0199, 0x0199, 1, -1},
-    {0x019E, 0x019E, 1, 130}, {0x01A1, 0x01A5, 2, -1}, {0x01A8, 0x01A8, 1, -1},
-    {0x01AD, 0x01AD, 1, -1}, {0x01B0, 0x01B0, 1, -1}, {0x01B4, 0x01B6, 2, -1},
-    {0x01B9, 0x01B9, 1, -1}, {0x01BD, 0x01BD, 1, -1}, {0x01BF, 0x01BF, 1, 56},
-    {0x01C6, 0x01C6, 1, -2}, {0x01C9, 0x01C9, 1, -2}, {0x01CC, 0x01CC, 1, -2},
-    {0x01CE, 0x01DC, 2, -1}, {0x01DD, 0x01DD, 1, -79}, {0x01DF, 0x01EF, 2, -1},
-    {0x01F3, 0x01F3, 1, -2}, {0x01F5, 0x01F5, 1, -1}, {0x01F9, 0x021F, 2, -1},
-    {0x0223, 0x0233, 2, -1}, {0x0253, 0x0253, 1, -210}, {0x0254, 0x0254, 1, -206},
+    {0x0061, 0x007A, 1, -32},  {0x00E0, 0x00F6, 1, -32},  {0x00F8, 0x00FE, 1, -32},
+    {0x00FF, 0x00FF, 1, 121},  {0x0101, 0x012F, 2, -1},   {0x0133, 0x0137, 2, -1},
+    {0x013A, 0x0148, 2, -1},   {0x014B, 0x0177, 2, -1},   {0x017A, 0x017E, 2, -1},
+    {0x0183, 0x0185, 2, -1},   {0x0188, 0x0188, 1, -1},   {0x018C, 0x018C, 1, -1},
+    {0x0192, 0x0192, 1, -1},   {0x0195, 0x0195, 1, 97},   {0x0199, 0x0199, 1, -1},
+    {0x019E, 0x019E, 1, 130},  {0x01A1, 0x01A5, 2, -1},   {0x01A8, 0x01A8, 1, -1},
+    {0x01AD, 0x01AD, 1, -1},   {0x01B0, 0x01B0, 1, -1},   {0x01B4, 0x01B6, 2, -1},
+    {0x01B9, 0x01B9, 1, -1},   {0x01BD, 0x01BD, 1, -1},   {0x01BF, 0x01BF, 1, 56},
+    {0x01C6, 0x01C6, 1, -2},   {0x01C9, 0x01C9, 1, -2},   {0x01CC, 0x01CC, 1, -2},
+    {0x01CE, 0x01DC, 2, -1},   {0x01DD, 0x01DD, 1, -79},  {0x01DF, 0x01EF, 2, -1},
+    {0x01F3, 0x01F3, 1, -2},   {0x01F5, 0x01F5, 1, -1},   {0x01F9, 0x021F, 2, -1},
+    {0x0223, 0x0233, 2, -1},   {0x0253, 0x0253, 1, -210}, {0x0254, 0x0254, 1, -206},
     {0x0256, 0x0257, 1, -205}, {0x0259, 0x0259, 1, -202}, {0x025B, 0x025B, 1, -203},
     {0x0260, 0x0260, 1, -205}, {0x0263, 0x0263, 1, -207}, {0x0268, 0x0268, 1, -209},
     {0x0269, 0x0269, 1, -211}, {0x026F, 0x026F, 1, -211}, {0x0272, 0x0272, 1, -213},
     {0x0275, 0x0275, 1, -214}, {0x0280, 0x0280, 1, -218}, {0x0283, 0x0283, 1, -218},
     {0x0288, 0x0288, 1, -218}, {0x028A, 0x028B, 1, -217}, {0x0292, 0x0292, 1, -219},
-    {0x03AC, 0x03AC, 1, -38}, {0x03AD, 0x03AF, 1, -37}, {0x03B1, 0x03C1, 1, -32},
-    {0x03C2, 0x03C2, 1, -31}, {0x03C3, 0x03CB, 1, -32}, {0x03CC, 0x03CC, 1, -64},
-    {0x03CD, 0x03CE, 1, -63}, {0x03D9, 0x03EF, 2, -1}, {0x0430, 0x044F, 1, -32},
-    {0x0450, 0x045F, 1, -80}, {0x0461, 0x0481, 2, -1}, {0x048B, 0x04BF, 2, -1},
-    {0x04C2, 0x04CE, 2, -1}, {0x04D1, 0x04F5, 2, -1}, {0x04F9, 0x04F9, 1, -1},
-    {0x0501, 0x050F, 2, -1}, {0x0561, 0x0586, 1, -48}, {0x1E01, 0x1E95, 2, -1},
-    {0x1EA1, 0x1EF9, 2, -1}, {0x1F00, 0x1F07, 1, 8}, {0x1F10, 0x1F15, 1, 8},
-    {0x1F20, 0x1F27, 1, 8}, {0x1F30, 0x1F37, 1, 8}, {0x1F40, 0x1F45, 1, 8},
-    {0x1F51, 0x1F57, 2, 8}, {0x1F60, 0x1F67, 1, 8}, {0x1F70, 0x1F71, 1, 74},
-    {0x1F72, 0x1F75, 1, 86}, {0x1F76, 0x1F77, 1, 100}, {0x1F78, 0x1F79, 1, 128},
-    {0x1F7A, 0x1F7B, 1, 112}, {0x1F7C, 0x1F7D, 1, 126}, {0x1FB0, 0x1FB1, 1, 8},
-    {0x1FD0, 0x1FD1, 1, 8}, {0x1FE0, 0x1FE1, 1, 8}, {0x1FE5, 0x1FE5, 1, 7},
-    {0x2170, 0x217F, 1, -16}, {0x24D0, 0x24E9, 1, -26}, {0xFF41, 0xFF5A, 1, -32},
+    {0x03AC, 0x03AC, 1, -38},  {0x03AD, 0x03AF, 1, -37},  {0x03B1, 0x03C1, 1, -32},
+    {0x03C2, 0x03C2, 1, -31},  {0x03C3, 0x03CB, 1, -32},  {0x03CC, 0x03CC, 1, -64},
+    {0x03CD, 0x03CE, 1, -63},  {0x03D9, 0x03EF, 2, -1},   {0x0430, 0x044F, 1, -32},
+    {0x0450, 0x045F, 1, -80},  {0x0461, 0x0481, 2, -1},   {0x048B, 0x04BF, 2, -1},
+    {0x04C2, 0x04CE, 2, -1},   {0x04D1, 0x04F5, 2, -1},   {0x04F9, 0x04F9, 1, -1},
+    {0x0501, 0x050F, 2, -1},   {0x0561, 0x0586, 1, -48},  {0x1E01, 0x1E95, 2, -1},
+    {0x1EA1, 0x1EF9, 2, -1},   {0x1F00, 0x1F07, 1, 8},    {0x1F10, 0x1F15, 1, 8},
+    {0x1F20, 0x1F27, 1, 8},    {0x1F30, 0x1F37, 1, 8},    {0x1F40, 0x1F45, 1, 8},
+    {0x1F51, 0x1F57, 2, 8},    {0x1F60, 0x1F67, 1, 8},    {0x1F70, 0x1F71, 1, 74},
+    {0x1F72, 0x1F75, 1, 86},   {0x1F76, 0x1F77, 1, 100},  {0x1F78, 0x1F79, 1, 128},
+    {0x1F7A, 0x1F7B, 1, 112},  {0x1F7C, 0x1F7D, 1, 126},  {0x1FB0, 0x1FB1, 1, 8},
+    {0x1FD0, 0x1FD1, 1, 8},    {0x1FE0, 0x1FE1, 1, 8},    {0x1FE5, 0x1FE5, 1, 7},
+    {0x2170, 0x217F, 1, -16},  {0x24D0, 0x24E9, 1, -26},  {0xFF41, 0xFF5A, 1, -32},
 };
 
 static uint16_t upcase16(uint16_t c)
@@ -125,12 +125,12 @@ typedef struct {
 } sk_ent;
 
 typedef struct {
-    fy_buf *out;            /* whole file; the hive bins data starts at FY_REGF_BASE_SIZE */
-    uint32_t total;         /* hive bins data size so far */
-    uint32_t cur, end;      /* open free space [cur, end) (relative offsets); cur == end: none */
-    sk_ent *sk;             /* in creation order (the order of the sk list) */
+    fy_buf *out;       /* whole file; the hive bins data starts at FY_REGF_BASE_SIZE */
+    uint32_t total;    /* hive bins data size so far */
+    uint32_t cur, end; /* open free space [cur, end) (relative offsets); cur == end: none */
+    sk_ent *sk;        /* in creation order (the order of the sk list) */
     size_t nsk, skcap;
-    uint32_t *skslot;       /* open addressing: index + 1 into sk, 0 = empty */
+    uint32_t *skslot; /* open addressing: index + 1 into sk, 0 = empty */
     size_t nslot;
     char *err;
     size_t err_size;
@@ -213,7 +213,7 @@ static uint32_t alloc_cell(wctx *w, size_t n, bool at_end)
             free_cell(w, rs, re - rs);
         }
     }
-    fy_put_le32(at(w, rel), (uint32_t)-(int32_t)size);
+    fy_put_le32(at(w, rel), (uint32_t) - (int32_t)size);
     return rel;
 }
 
@@ -226,7 +226,8 @@ static uint32_t alloc(wctx *w, size_t n)
 static uint32_t fnv(const uint8_t *p, size_t n)
 {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
     return h;
 }
 
@@ -249,7 +250,8 @@ static void sk_rehash(wctx *w)
     w->nslot = n;
     for (size_t i = 0; i < w->nsk; i++) {
         size_t s = w->sk[i].hash & (n - 1);
-        while (w->skslot[s]) s = (s + 1) & (n - 1);
+        while (w->skslot[s])
+            s = (s + 1) & (n - 1);
         w->skslot[s] = (uint32_t)i + 1;
     }
 }
@@ -280,10 +282,12 @@ static uint32_t sk_use(wctx *w, const uint8_t *sd, uint32_t len)
         w->sk = fy_xrealloc(w->sk, w->skcap * sizeof(*w->sk));
     }
     w->sk[w->nsk++] = (sk_ent){.off = off, .refs = 1, .hash = h, .sd = sd, .len = len};
-    if (w->nsk * 2 > w->nslot) sk_rehash(w);
+    if (w->nsk * 2 > w->nslot)
+        sk_rehash(w);
     else {
         size_t s = h & (w->nslot - 1);
-        while (w->skslot[s]) s = (s + 1) & (w->nslot - 1);
+        while (w->skslot[s])
+            s = (s + 1) & (w->nslot - 1);
         w->skslot[s] = (uint32_t)w->nsk;
     }
     return (uint32_t)w->nsk - 1;
@@ -306,6 +310,7 @@ static void sk_finish(wctx *w)
  * SYSTEM and Administrators full control, CREATOR OWNER full control on subkeys created
  * later, Users read; inherited by every key below that has no descriptor of its own. A
  * user's hive should be given one naming the user (the profile code does that). */
+/* clang-format off */
 static const uint8_t default_sd[] = {
     /* header: revision 1, control SE_SELF_RELATIVE | SE_DACL_PRESENT */
     0x01, 0x00, 0x04, 0x80,
@@ -335,6 +340,7 @@ static const uint8_t default_sd[] = {
     /* group S-1-5-18 */
     0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x12, 0x00, 0x00, 0x00,
 };
+/* clang-format on */
 _Static_assert(sizeof(default_sd) == 144, "default descriptor layout");
 
 /* A key's path for messages, "(root)" for the root; malloc'd. */
@@ -378,7 +384,8 @@ static int name_encode(wctx *w, const char *utf8, bool upper, hname *h, const ch
     free(b);
     if (upper) {
         h->up = fy_xmalloc((h->n ? h->n : 1) * sizeof(uint16_t));
-        for (size_t i = 0; i < h->n; i++) h->up[i] = upcase16(h->u[i]);
+        for (size_t i = 0; i < h->n; i++)
+            h->up[i] = upcase16(h->u[i]);
     }
     return 0;
 }
@@ -402,7 +409,8 @@ static int child_cmp(const void *pa, const void *pb)
 static uint32_t lh_hash(const hname *h)
 {
     uint32_t x = 0;
-    for (size_t i = 0; i < h->n; i++) x = x * 37 + h->up[i];
+    for (size_t i = 0; i < h->n; i++)
+        x = x * 37 + h->up[i];
     return x;
 }
 
@@ -539,15 +547,16 @@ static uint32_t write_key(wctx *w, const fy_regkey *k, const hname *name, uint32
     bool root = parent == FY_CELL_NIL;
     uint32_t nk = alloc(w, FY_NK_NAME + hname_stored(name));
     if (w->failed) return FY_CELL_NIL;
-    if (root) parent = nk; /* Windows' root points at itself (the field means nothing) */
 
     /* Security: the key's own descriptor, else its parent's, else (root) the default. */
     uint32_t sk;
     if (k->sd && k->sd_len) {
         if (!sd_valid(k->sd, k->sd_len)) {
             char *p = kpath(k);
-            fail(w, "key '%s' has a security descriptor that is not a valid self-relative "
-                    "descriptor", p);
+            fail(w,
+                 "key '%s' has a security descriptor that is not a valid self-relative "
+                 "descriptor",
+                 p);
             free(p);
             return FY_CELL_NIL;
         }
@@ -581,25 +590,26 @@ static uint32_t write_key(wctx *w, const fy_regkey *k, const hname *name, uint32
     /* Subkeys, sorted as Windows compares names (upper-cased UTF-16 code units). */
     child_ent *ch = k->nsub ? fy_xcalloc(k->nsub, sizeof(*ch)) : NULL;
     uint32_t max_sname = 0, max_sclass = 0, slist = FY_CELL_NIL;
-    size_t made = 0;
-    for (; made < k->nsub; made++) {
-        ch[made].k = k->sub[made];
-        if (!k->sub[made]->name[0] || strchr(k->sub[made]->name, '\\')) {
-            char *p = kpath(k->sub[made]);
+    for (size_t i = 0; i < k->nsub; i++) {
+        ch[i].k = k->sub[i];
+        if (!k->sub[i]->name[0] || strchr(k->sub[i]->name, '\\')) {
+            char *p = kpath(k->sub[i]);
             fail(w, "key name '%s' is empty or holds a backslash", p);
             free(p);
             break;
         }
-        if (name_encode(w, k->sub[made]->name, true, &ch[made].name, "a key name", k) < 0) break;
-        ch[made].hash = lh_hash(&ch[made].name);
+        if (name_encode(w, k->sub[i]->name, true, &ch[i].name, "a key name", k) < 0) break;
+        ch[i].hash = lh_hash(&ch[i].name);
     }
     if (!w->failed && k->nsub) {
         qsort(ch, k->nsub, sizeof(*ch), child_cmp);
         for (size_t i = 1; i < k->nsub && !w->failed; i++)
             if (child_cmp(&ch[i - 1], &ch[i]) == 0) {
                 char *p = kpath(k);
-                fail(w, "key '%s' has two subkeys whose names differ only in case: '%s' and "
-                        "'%s'", p, ch[i - 1].k->name, ch[i].k->name);
+                fail(w,
+                     "key '%s' has two subkeys whose names differ only in case: '%s' and "
+                     "'%s'",
+                     p, ch[i - 1].k->name, ch[i].k->name);
                 free(p);
             }
         for (size_t i = 0; i < k->nsub && !w->failed; i++) {
@@ -610,7 +620,8 @@ static uint32_t write_key(wctx *w, const fy_regkey *k, const hname *name, uint32
         }
         if (!w->failed) slist = write_subkey_list(w, k, ch, k->nsub);
     }
-    for (size_t i = 0; i < k->nsub; i++) hname_free(&ch[i].name); /* unset ones are zero */
+    for (size_t i = 0; i < k->nsub; i++)
+        hname_free(&ch[i].name); /* unset ones are zero */
     free(ch);
     if (w->failed) return FY_CELL_NIL;
 
@@ -621,6 +632,8 @@ static uint32_t write_key(wctx *w, const fy_regkey *k, const hname *name, uint32
     memcpy(c + FY_NK_SIG, "nk", 2);
     fy_put_le16(c + FY_NK_FLAGS, flags);
     fy_put_le64(c + FY_NK_TIMESTAMP, k->last_write);
+    /* The root's parent stays HCELL_NIL, as in a fresh hive (Windows fills it in memory
+     * with the master hive's link key and sometimes writes that back: it means nothing). */
     fy_put_le32(c + FY_NK_PARENT, parent);
     fy_put_le32(c + FY_NK_NSUB, (uint32_t)k->nsub);
     fy_put_le32(c + FY_NK_SUBLIST, slist);
@@ -869,7 +882,8 @@ int fy_hive_remove_logs(const char *path)
         rc = -1;
     }
 out:
-    for (int i = 0; i < 3; i++) free(names[i]);
+    for (int i = 0; i < 3; i++)
+        free(names[i]);
     free(dir);
     if (rc < 0) errno = saved;
     return rc;

@@ -47,7 +47,8 @@ int th_read_file(const char *path, uint8_t **data, size_t *len)
     fy_buf b = {0};
     uint8_t tmp[65536];
     size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) fy_buf_put(&b, tmp, n);
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        fy_buf_put(&b, tmp, n);
     fclose(f);
     fy_buf_reserve(&b, 1);
     *data = b.data;
@@ -102,7 +103,8 @@ int th_run(const char *const argv[], char **out, char **err)
     posix_spawn_file_actions_addclose(&fa, pe[0]);
     /* C.UTF-8 so that tools print non-ASCII names instead of complaining about them. */
     size_t ne = 0;
-    while (environ[ne]) ne++;
+    while (environ[ne])
+        ne++;
     char **env = fy_xcalloc(ne + 3, sizeof(*env));
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
@@ -372,8 +374,7 @@ static char *cmp_key(const fy_regkey *a, const fy_regkey *b, unsigned what, cons
         d = vdiff(path, "flags %#x vs %#x", a->nk_flags, b->nk_flags);
         goto out;
     }
-    if ((what & TH_CMP_SD) && asd &&
-        (asl != bsl || !bsd || memcmp(asd, bsd, asl) != 0)) {
+    if ((what & TH_CMP_SD) && asd && (asl != bsl || !bsd || memcmp(asd, bsd, asl) != 0)) {
         d = vdiff(path, "security descriptors differ (%u vs %u bytes)", asl, bsl);
         goto out;
     }
@@ -392,8 +393,8 @@ static char *cmp_key(const fy_regkey *a, const fy_regkey *b, unsigned what, cons
         const fy_regval *x = &a->val[i], *y = &b->val[i];
         if (strcmp(x->name, y->name) || x->type != y->type || x->len != y->len ||
             memcmp(x->data, y->data, x->len)) {
-            d = vdiff(path, "value #%zu '%s' (type %#x, %u bytes) vs '%s' (type %#x, %u bytes)",
-                      i, x->name, x->type, x->len, y->name, y->type, y->len);
+            d = vdiff(path, "value #%zu '%s' (type %#x, %u bytes) vs '%s' (type %#x, %u bytes)", i,
+                      x->name, x->type, x->len, y->name, y->type, y->len);
             goto out;
         }
     }

@@ -33,10 +33,10 @@ int th_run(const char *const argv[], char **out, char **err);
 fy_regtree *th_read_hive(const char *path, char *err, size_t err_size);
 
 enum {
-    TH_CMP_TIMES = 1,  /* last-write times */
-    TH_CMP_SD = 2,     /* effective security descriptors (inherited where NULL) */
-    TH_CMP_CLASS = 4,  /* class names */
-    TH_CMP_FLAGS = 8,  /* kept nk flags */
+    TH_CMP_TIMES = 1, /* last-write times */
+    TH_CMP_SD = 2,    /* effective security descriptors (inherited where NULL) */
+    TH_CMP_CLASS = 4, /* class names */
+    TH_CMP_FLAGS = 8, /* kept nk flags */
 };
 /* NULL when the trees are equal, else a description of the first difference. */
 char *th_compare(const fy_regtree *a, const fy_regtree *b, unsigned what);

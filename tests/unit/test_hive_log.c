@@ -318,7 +318,8 @@ static void test_usrclass(void **state)
     char *hive = fixture(&e, "UsrClass.dat.xz", "UsrClass.dat");
     free(fixture(&e, "UsrClass.dat.LOG1.xz", "UsrClass.dat.LOG1"));
     free(fixture(&e, "UsrClass.dat.LOG2.xz", "UsrClass.dat.LOG2"));
-    hashed h[] = {{.name = "UsrClass.dat"}, {.name = "UsrClass.dat.LOG1"}, {.name = "UsrClass.dat.LOG2"}};
+    hashed h[] = {
+        {.name = "UsrClass.dat"}, {.name = "UsrClass.dat.LOG1"}, {.name = "UsrClass.dat.LOG2"}};
     hash_all(&e, h, 3);
     result r = recover(&e, hive);
     assert_int_equal(r.rc, 0);
@@ -354,7 +355,8 @@ static void test_stale_without_logs(void **state)
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.state, FY_HIVE_STALE);
     assert_null(r.path);
-    assert_non_null(find_diag(&r.d, FY_DIAG_WARNING, "hive-dirty", "newest changes may be missing"));
+    assert_non_null(
+        find_diag(&r.d, FY_DIAG_WARNING, "hive-dirty", "newest changes may be missing"));
     assert_string_equal(r.d.v[0].file, hive);
     result_free(&r);
 
@@ -371,7 +373,8 @@ static void test_stale_without_logs(void **state)
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.state, FY_HIVE_STALE);
     assert_null(r.path);
-    assert_non_null(find_diag(&r.d, FY_DIAG_WARNING, "hive-log", "NTUSER.DAT.LOG1 is not a usable"));
+    assert_non_null(
+        find_diag(&r.d, FY_DIAG_WARNING, "hive-log", "NTUSER.DAT.LOG1 is not a usable"));
     assert_non_null(find_diag(&r.d, FY_DIAG_WARNING, "hive-dirty", NULL));
     assert_null(find_diag(&r.d, FY_DIAG_WARNING, "hive-log", "NTUSER.DAT.LOG "));
     unchanged(&e, h, 1);
@@ -408,7 +411,8 @@ static void edit_log1(env *e, void (*fn)(uint8_t *d, size_t *n))
 static size_t entry_off(const uint8_t *d, int k)
 {
     size_t off = 512;
-    while (k-- > 0) off += fy_le32(d + off + 4);
+    while (k-- > 0)
+        off += fy_le32(d + off + 4);
     return off;
 }
 
@@ -620,7 +624,8 @@ static void test_new_format_synthetic(void **state)
     write_buf(&e, "H.DAT.LOG2", &l2);
     r = recover(&e, hive);
     assert_int_equal(r.state, FY_HIVE_RECOVERED);
-    assert_non_null(find_diag(&r.d, FY_DIAG_WARNING, "hive-log", "no entry with sequence number 11"));
+    assert_non_null(
+        find_diag(&r.d, FY_DIAG_WARNING, "hive-log", "no entry with sequence number 11"));
     check_base(r.path, 10);
     assert_hbins_equal(r.path, &b);
     size_t len;
@@ -681,7 +686,8 @@ static void dirt_log(fy_buf *log, const fy_buf *from, const fy_buf *to, uint32_t
     }
     fy_buf_put(log, "DIRT", 4);
     fy_buf_put(log, bits, vec);
-    while (log->len % 512) fy_buf_putc(log, 0);
+    while (log->len % 512)
+        fy_buf_putc(log, 0);
     fy_buf_put(log, pages.data, pages.len);
     free(bits);
     fy_buf_free(&pages);
@@ -815,7 +821,8 @@ static void test_marvin32(void **state)
     uint64_t seen[8];
     for (size_t n = 0; n < 8; n++) {
         seen[n] = fy_hive_marvin32(d, n, FY_MARVIN_SEED);
-        for (size_t m = 0; m < n; m++) assert_true(seen[m] != seen[n]);
+        for (size_t m = 0; m < n; m++)
+            assert_true(seen[m] != seen[n]);
     }
     assert_true(fy_hive_marvin32(d, 8, 1) != seen[7]);
 }

@@ -79,7 +79,8 @@ static char *independent_readers_ok(const char *path)
 static size_t count_lines(const char *s)
 {
     size_t n = 0;
-    for (; *s; s++) n += *s == '\n';
+    for (; *s; s++)
+        n += *s == '\n';
     return n;
 }
 
@@ -165,7 +166,8 @@ static void test_empty_hive(void **state)
     assert_int_equal(fy_le32(h + 40), 4096);
     assert_int_equal(fy_le32(h + 44), 1);
     uint32_t x = 0;
-    for (int i = 0; i < 508; i += 4) x ^= fy_le32(h + i);
+    for (int i = 0; i < 508; i += 4)
+        x ^= fy_le32(h + i);
     assert_int_equal(fy_le32(h + 508), x);
     /* The name field keeps the last 31 characters and a NUL, as Windows does. */
     char *nm = fy_utf16le_to_utf8(h + 48, 64, true, NULL);
@@ -190,8 +192,8 @@ static void test_empty_hive(void **state)
     assert_int_equal(fy_le32(sk + 8), c.sk_off[0]);
     assert_int_equal(fy_le32(sk + 12), 1);
     assert_int_equal(fy_le32(sk + 16), 144);
-    assert_int_equal(sk[20], 1);                   /* revision */
-    assert_int_equal(fy_le16(sk + 22), 0x8004);    /* self-relative, DACL present */
+    assert_int_equal(sk[20], 1);                /* revision */
+    assert_int_equal(fy_le16(sk + 22), 0x8004); /* self-relative, DACL present */
 
     char *dir = th_mkdtemp();
     char *path = write_hive(dir, "EMPTY.DAT", t);
@@ -219,7 +221,8 @@ static void test_empty_hive(void **state)
 static uint8_t *pattern(size_t n, unsigned mul)
 {
     uint8_t *p = malloc(n);
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(i * mul + (i >> 9));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * mul + (i >> 9));
     return p;
 }
 
@@ -251,8 +254,8 @@ static fy_regtree *build_rich_tree(void)
     fy_regkey_set_value(k, "custom", 0x12345, "\x00\xFF\x10", 3);
     fy_regkey_set_value(k, "empty", FY_REG_BINARY, NULL, 0);
     fy_regkey_set_value(k, "", FY_REG_NONE, NULL, 0);
-    fy_regkey_set_value(k, "Größe", FY_REG_DWORD, &dw, 4);        /* Latin-1 name */
-    fy_regkey_set_value(k, "名前", FY_REG_SZ, "x\0\0\0", 4);       /* UTF-16 name */
+    fy_regkey_set_value(k, "Größe", FY_REG_DWORD, &dw, 4);   /* Latin-1 name */
+    fy_regkey_set_value(k, "名前", FY_REG_SZ, "x\0\0\0", 4); /* UTF-16 name */
     uint8_t *p;
     p = pattern(16344, 7);
     fy_regkey_set_value(k, "exactly16344", FY_REG_BINARY, p, 16344); /* one cell */
@@ -318,8 +321,8 @@ static void test_rich_tree(void **state)
     assert_true(cafe && jp);
     assert_int_equal(fy_le16(h + cafe + 4 + 2) & 0x20, 0x20);
     assert_int_equal(fy_le16(h + jp + 4 + 2) & 0x20, 0);
-    assert_int_equal(fy_le16(h + cafe + 4 + 72), 4);  /* 4 bytes: Latin-1 */
-    assert_int_equal(fy_le16(h + jp + 4 + 72), 4);    /* 2 UTF-16 units */
+    assert_int_equal(fy_le16(h + cafe + 4 + 72), 4); /* 4 bytes: Latin-1 */
+    assert_int_equal(fy_le16(h + jp + 4 + 72), 4);   /* 2 UTF-16 units */
     /* Root maxima: longest subkey name in UTF-16 bytes ("Control Panel" = 13 chars), class. */
     const uint8_t *rnk = h + 4096 + 0x20 + 4;
     assert_int_equal(fy_le32(rnk + 52) & 0xFFFF, 26);
@@ -430,7 +433,8 @@ static void test_many_subkeys(void **state)
             uint16_t u[64];
             size_t un = comp ? nl : nl / 2;
             assert_true(un < 64);
-            for (size_t q = 0; q < un; q++) u[q] = comp ? c[76 + q] : fy_le16(c + 76 + 2 * q);
+            for (size_t q = 0; q < un; q++)
+                u[q] = comp ? c[76 + q] : fy_le16(c + 76 + 2 * q);
             /* upper-case what these names use: ASCII, ä, ω */
             uint32_t hash = 0;
             char up[128];
@@ -444,8 +448,8 @@ static void test_many_subkeys(void **state)
                 k += (size_t)snprintf(up + k, sizeof up - k, "%04x", x);
             }
             assert_int_equal(fy_le32(lh + 4 + 8 * i + 4), hash);
-            assert_true(strcmp(prev, up) < 0 || (strlen(prev) != strlen(up) &&
-                                                 strncmp(prev, up, strlen(prev)) == 0));
+            assert_true(strcmp(prev, up) < 0 ||
+                        (strlen(prev) != strlen(up) && strncmp(prev, up, strlen(prev)) == 0));
             strcpy(prev, up);
         }
     }
@@ -486,12 +490,20 @@ static void test_lh_hashes(void **state)
         const char *name;
         uint32_t hash;
     } cases[] = {
-        {"A", 0x41},           {"b", 0x42},          {"café", 0x352f57},   {"Software", 0xe9fe1463},
-        {"straße", 0x60b1bf06}, {"Zeta", 0x470d14},   {"Ärger", 0x1625ff48}, {"ωmega", 0x68e8c913},
-        {"日本", 0xf2145},      {"🌍", 0x201fb9},
+        {"A", 0x41},
+        {"b", 0x42},
+        {"café", 0x352f57},
+        {"Software", 0xe9fe1463},
+        {"straße", 0x60b1bf06},
+        {"Zeta", 0x470d14},
+        {"Ärger", 0x1625ff48},
+        {"ωmega", 0x68e8c913},
+        {"日本", 0xf2145},
+        {"🌍", 0x201fb9},
     };
     fy_regtree *t = fy_regtree_new("R");
-    for (size_t i = FY_ARRAY_LEN(cases); i-- > 0;) fy_regkey_child_create(t->root, cases[i].name);
+    for (size_t i = FY_ARRAY_LEN(cases); i-- > 0;)
+        fy_regkey_child_create(t->root, cases[i].name);
     fy_buf b = {0};
     serialize_ok(t, &b);
     const uint8_t *h = b.data, *nk = h + 4096 + 0x20 + 4;
@@ -516,14 +528,13 @@ static void test_lh_hashes(void **state)
 /* ---- security descriptors: shared cells, counts, the list ---- */
 
 static const uint8_t sd_x[] = {
-    0x01, 0x00, 0x04, 0x80, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x12, 0x00,
-    0x00, 0x00,
+    0x01, 0x00, 0x04, 0x80, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x12, 0x00, 0x00, 0x00,
 };
 static const uint8_t sd_y[] = {
-    0x01, 0x00, 0x04, 0x80, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x20, 0x00,
-    0x00, 0x00, 0x20, 0x02, 0x00, 0x00,
+    0x01, 0x00, 0x04, 0x80, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x05, 0x20, 0x00, 0x00, 0x00, 0x20, 0x02, 0x00, 0x00,
 };
 
 static void give_sd(fy_regkey *k, const uint8_t *sd, uint32_t n)
@@ -540,8 +551,8 @@ static void test_security_sharing(void **state)
     give_sd(fy_regkey_create_path(t->root, "A"), sd_x, sizeof sd_x);
     give_sd(fy_regkey_create_path(t->root, "B"), sd_x, sizeof sd_x);
     give_sd(fy_regkey_create_path(t->root, "C"), sd_y, sizeof sd_y);
-    fy_regkey_create_path(t->root, "C\\D");  /* inherits Y */
-    fy_regkey_create_path(t->root, "E");     /* inherits the root's default */
+    fy_regkey_create_path(t->root, "C\\D"); /* inherits Y */
+    fy_regkey_create_path(t->root, "E");    /* inherits the root's default */
     fy_buf b = {0};
     serialize_ok(t, &b);
     cell_census c = {0};
@@ -560,7 +571,8 @@ static void test_security_sharing(void **state)
         assert_memory_equal(nsk, "sk", 2);
         assert_int_equal(fy_le32(nsk + 8), c.sk_off[i]);
         uint32_t o = c.sk_off[i];
-        for (int s = 0; s < 3; s++) o = fy_le32(b.data + 4096 + o + 4 + 4);
+        for (int s = 0; s < 3; s++)
+            o = fy_le32(b.data + 4096 + o + 4 + 4);
         assert_int_equal(o, c.sk_off[i]);
     }
     assert_int_equal(refs_total, 6);
@@ -648,8 +660,8 @@ static void test_bad_trees(void **state)
 
     /* Armenian: distinct for the tree's comparison, the same key name for Windows. */
     t = fy_regtree_new("R");
-    fy_regkey_child_create(t->root, "\xD5\xA1");  /* U+0561 */
-    fy_regkey_child_create(t->root, "\xD4\xB1");  /* U+0531 */
+    fy_regkey_child_create(t->root, "\xD5\xA1"); /* U+0561 */
+    fy_regkey_child_create(t->root, "\xD4\xB1"); /* U+0531 */
     expect_error(t, "differ only in case");
 
     t = fy_regtree_new("R");
@@ -662,7 +674,8 @@ static void test_bad_trees(void **state)
 
     t = fy_regtree_new("R");
     fy_regkey *k = t->root;
-    for (int i = 0; i < 520; i++) k = fy_regkey_child_create(k, "d");
+    for (int i = 0; i < 520; i++)
+        k = fy_regkey_child_create(k, "d");
     expect_error(t, "deeper");
 
     fy_buf b = {0};
@@ -701,8 +714,8 @@ static void test_write_file(void **state)
     assert_int_equal(fy_hive_write_file(t, path, err, sizeof err), 0);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600); /* mode kept */
-    assert_true(st.st_ino != ino);              /* a new file renamed over the old one */
-    assert_int_equal(count_entries(dir), 1);    /* no temporary left */
+    assert_true(st.st_ino != ino);             /* a new file renamed over the old one */
+    assert_int_equal(count_entries(dir), 1);   /* no temporary left */
     assert_int_equal(th_hivex_count_keys(path), 4);
 
     /* A tree that cannot be written leaves the old file as it was, and nothing else. */
@@ -751,12 +764,16 @@ static void test_remove_logs(void **state)
     const char *keep[] = {"NTUSER.DAT", "NTUSER.DAT.LOG3", "NTUSER.DAT.LOG1.bak", "other.LOG1",
                           "NTUSER.DAT{016888bd-6c6f-11de-8d1d-001e0bcde3ec}.TM.blf"};
     const char *gone[] = {"ntuser.dat.log1", "NTUSER.DAT.LOG2", "NtUser.Dat.Log"};
-    for (size_t i = 0; i < FY_ARRAY_LEN(keep); i++) touch(dir, keep[i]);
-    for (size_t i = 0; i < FY_ARRAY_LEN(gone); i++) touch(dir, gone[i]);
+    for (size_t i = 0; i < FY_ARRAY_LEN(keep); i++)
+        touch(dir, keep[i]);
+    for (size_t i = 0; i < FY_ARRAY_LEN(gone); i++)
+        touch(dir, gone[i]);
     char *path = fy_xasprintf("%s/NTUSER.DAT", dir);
     assert_int_equal(fy_hive_remove_logs(path), 0);
-    for (size_t i = 0; i < FY_ARRAY_LEN(keep); i++) assert_true(exists(dir, keep[i]));
-    for (size_t i = 0; i < FY_ARRAY_LEN(gone); i++) assert_false(exists(dir, gone[i]));
+    for (size_t i = 0; i < FY_ARRAY_LEN(keep); i++)
+        assert_true(exists(dir, keep[i]));
+    for (size_t i = 0; i < FY_ARRAY_LEN(gone); i++)
+        assert_false(exists(dir, gone[i]));
     assert_int_equal(fy_hive_remove_logs(path), 0); /* nothing left to remove: fine */
     char *bad = fy_xasprintf("%s/nope/NTUSER.DAT", dir);
     assert_int_equal(fy_hive_remove_logs(bad), -1);
@@ -769,16 +786,11 @@ static void test_remove_logs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty_hive),
-        cmocka_unit_test(test_rich_tree),
-        cmocka_unit_test(test_many_subkeys),
-        cmocka_unit_test(test_lh_hashes),
-        cmocka_unit_test(test_security_sharing),
-        cmocka_unit_test(test_roundtrip_ntuser),
-        cmocka_unit_test(test_roundtrip_system),
-        cmocka_unit_test(test_bad_trees),
-        cmocka_unit_test(test_write_file),
-        cmocka_unit_test(test_remove_logs),
+        cmocka_unit_test(test_empty_hive),       cmocka_unit_test(test_rich_tree),
+        cmocka_unit_test(test_many_subkeys),     cmocka_unit_test(test_lh_hashes),
+        cmocka_unit_test(test_security_sharing), cmocka_unit_test(test_roundtrip_ntuser),
+        cmocka_unit_test(test_roundtrip_system), cmocka_unit_test(test_bad_trees),
+        cmocka_unit_test(test_write_file),       cmocka_unit_test(test_remove_logs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
