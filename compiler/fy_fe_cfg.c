@@ -211,6 +211,11 @@ static void policy_line(cfg_ctx *c, const kv *p)
         return;
     }
     if (c->sec == SEC_TARGETS) {
+        if (p->val_n == 0) {
+            diag_at(c, FY_DIAG_ERROR, p->val_off, "bad-value",
+                    "'%.*s' needs a version, as in Microsoft Office=16.0", (int)p->key_n, p->key);
+            return;
+        }
         if (!valid_version(p->val, p->val_n)) {
             diag_at(c, FY_DIAG_ERROR, p->val_off, "bad-value",
                     "'%.*s' is not a version for '%.*s': write numbers separated by dots, as in "
@@ -233,6 +238,7 @@ static void policy_line(cfg_ctx *c, const kv *p)
                 diag_at(c, FY_DIAG_WARNING, p->key_off, "unknown-key",
                         "'%s' belongs in [%s], not [%s]; it is ignored here", known_keys[i].key,
                         sections[known_keys[i].sec], c->sec_name);
+                add_policy(c, p, NULL);
                 return;
             }
         }
@@ -508,7 +514,9 @@ static void parse_line(cfg_ctx *c)
         const char *q = memchr(s + vb + 1, '"', ve - vb - 1);
         size_t qo = q ? (size_t)(q - s) : ve; /* fy_lex_comment saw the quote closed */
         if (qo + 1 < ve) {
-            diag_at(c, FY_DIAG_ERROR, qo + 1, "syntax",
+            size_t x = qo + 1;
+            while (x < ve && fy_lex_blank(s[x])) x++;
+            diag_at(c, FY_DIAG_ERROR, x, "syntax",
                     "unexpected text after the closing double quote");
             return;
         }

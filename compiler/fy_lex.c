@@ -307,7 +307,7 @@ int fy_lex_nearest(const char *s, size_t n, const char *const *cands, size_t nca
         }
     }
     if (best < 0) return -1;
-    /* A likely typo: at most about a third of the longer name differs. */
+    /* A likely typo: at most about a quarter of the longer name differs. */
     size_t m = strlen(cands[best]), longer = n > m ? n : m;
-    return best_d <= (longer + 2) / 3 ? best : -1;
+    return best_d <= (longer + 3) / 4 ? best : -1;
 }
