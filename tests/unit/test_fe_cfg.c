@@ -202,6 +202,51 @@ static void test_move_branch_ir(void **state)
     fy_ir_free(&ir);
 }
 
+/* The template that ships in rules/ reads without a single diagnostic, and selects the
+ * content-tree paths the shipped appdefs define. */
+static void test_shipped_template(void **state)
+{
+    (void)state;
+    const char *src = getenv("FERRY_SOURCE_DIR");
+    assert_non_null(src);
+    char *cfg = fy_xasprintf("%s/rules/SE.cfg", src);
+    fy_ir ir;
+    fy_diags d = {0};
+    fy_ir_init(&ir);
+    assert_int_equal(fy_fe_template(&ir, cfg, &d), 0);
+    for (size_t i = 0; i < d.n; i++)
+        print_error("%s:%u:%u: %s\n", d.v[i].file, d.v[i].line, d.v[i].col, d.v[i].message);
+    assert_int_equal(d.n, 0);
+    assert_int_equal(ir.nsources, 3);
+    assert_true(ir.have_template);
+    assert_int_equal(ir.npolicies, 10);
+    assert_int_equal(ir.nconvs, 1);
+    static const char *const want[] = {
+        "Files|My Documents",     "Files|Desktop",
+        "Files|Favorites",        "Files|My Pictures",
+        "Windows|Desktop|Wallpaper", "Windows|Mapped Network Drives",
+        "Windows|Printer Connections", "Applications|PuTTY",
+        "Applications|WinSCP",    "Applications|Microsoft Office|Word",
+    };
+    assert_int_equal(ir.nselects, FY_ARRAY_LEN(want));
+    for (size_t i = 0; i < FY_ARRAY_LEN(want); i++) {
+        assert_string_equal(ir.selects[i].path, want[i]);
+        assert_false(ir.selects[i].deselect);
+    }
+    size_t reg = 0, file = 0, remaps = 0;
+    for (size_t i = 0; i < ir.nrules; i++) {
+        if (ir.rules[i].pat.kind == FY_OBJ_REG) reg++;
+        if (ir.rules[i].pat.kind == FY_OBJ_FILE) file++;
+        if (ir.rules[i].dest) remaps++;
+    }
+    assert_int_equal(reg, 5);
+    assert_int_equal(file, 15);
+    assert_int_equal(remaps, 1);
+    free(cfg);
+    fy_diags_free(&d);
+    fy_ir_free(&ir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_utf16le_bom_crlf_bytewise),
         cmocka_unit_test(test_template_parts),
         cmocka_unit_test(test_move_branch_ir),
+        cmocka_unit_test(test_shipped_template),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
