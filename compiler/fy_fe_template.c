@@ -61,7 +61,8 @@ int fy_fe_template(fy_ir *ir, const char *cfg_path, fy_diags *diags)
 {
     int rc = fy_fe_cfg(ir, cfg_path, diags);
     struct stat st;
-    if (rc != 0 && stat(cfg_path, &st) != 0) return -1; /* no template here at all */
+    /* No template file here at all (missing, or a folder): nothing beside it to read. */
+    if (rc != 0 && (stat(cfg_path, &st) != 0 || !S_ISREG(st.st_mode))) return -1;
 
     const char *slash = strrchr(cfg_path, '/');
     size_t dir_len = slash ? (size_t)(slash - cfg_path) + 1 : 0;
