@@ -28,8 +28,8 @@ static const char *const sections[SEC_COUNT] = {"Data Store", "Logging", "Polici
 typedef enum { V_TEXT, V_CHOICE, V_UINT } value_kind;
 
 static const char *const yes_no[] = {"Yes", "No", NULL};
-static const char *const log_levels[] = {"Error", "Warning", "Informational", "Verbose", "Trace",
-                                         NULL};
+static const char *const log_levels[] = {"Error",   "Warning", "Informational",
+                                         "Verbose", "Trace",   NULL};
 static const char *const overwrite_files[] = {"Always", "Never", "If Newer", "Rename", NULL};
 static const char *const overwrite_reg[] = {"Always", "Never", NULL};
 
@@ -57,9 +57,12 @@ static const struct reg_key {
     int action; /* fy_action, or 0 for Move */
     reg_scope scope;
 } reg_keys[] = {
-    {"Include Branch", FY_ACT_INCLUDE, R_BRANCH}, {"Include Key", FY_ACT_INCLUDE, R_KEY},
-    {"Include Value", FY_ACT_INCLUDE, R_VALUE},   {"Exclude Branch", FY_ACT_EXCLUDE, R_BRANCH},
-    {"Exclude Key", FY_ACT_EXCLUDE, R_KEY},       {"Exclude Value", FY_ACT_EXCLUDE, R_VALUE},
+    {"Include Branch", FY_ACT_INCLUDE, R_BRANCH},
+    {"Include Key", FY_ACT_INCLUDE, R_KEY},
+    {"Include Value", FY_ACT_INCLUDE, R_VALUE},
+    {"Exclude Branch", FY_ACT_EXCLUDE, R_BRANCH},
+    {"Exclude Key", FY_ACT_EXCLUDE, R_KEY},
+    {"Exclude Value", FY_ACT_EXCLUDE, R_VALUE},
     {"Move Branch", 0, R_BRANCH},
 };
 
@@ -83,10 +86,10 @@ typedef struct kv {
     size_t val_coff; /* where its content starts */
 } kv;
 
-static void diag_at(cfg_ctx *c, fy_diag_level lvl, size_t off, const char *check,
-                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void diag_at(cfg_ctx *c, fy_diag_level lvl, size_t off, const char *check,
-                    const char *fmt, ...)
+static void diag_at(cfg_ctx *c, fy_diag_level lvl, size_t off, const char *check, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+static void diag_at(cfg_ctx *c, fy_diag_level lvl, size_t off, const char *check, const char *fmt,
+                    ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -275,8 +278,8 @@ static void policy_line(cfg_ctx *c, const kv *p)
             fy_buf b = {0};
             list_choices(&b, k->choices);
             if (p->val_n == 0)
-                diag_at(c, FY_DIAG_ERROR, p->val_off, "bad-value", "'%s' needs a value: %s",
-                        k->key, fy_buf_cstr(&b));
+                diag_at(c, FY_DIAG_ERROR, p->val_off, "bad-value", "'%s' needs a value: %s", k->key,
+                        fy_buf_cstr(&b));
             else
                 diag_at(c, FY_DIAG_ERROR, p->val_off, "bad-value",
                         "'%.*s' is not a value of '%s': use %s", (int)p->val_n, p->val, k->key,
@@ -290,8 +293,10 @@ static void policy_line(cfg_ctx *c, const kv *p)
         uint64_t v = 0;
         bool digits = p->val_n > 0;
         for (size_t i = 0; i < p->val_n && digits; i++) {
-            if (p->val[i] < '0' || p->val[i] > '9') digits = false;
-            else if ((v = v * 10 + (uint64_t)(p->val[i] - '0')) > INT32_MAX) digits = false;
+            if (p->val[i] < '0' || p->val[i] > '9')
+                digits = false;
+            else if ((v = v * 10 + (uint64_t)(p->val[i] - '0')) > INT32_MAX)
+                digits = false;
         }
         if (!digits) {
             diag_at(c, FY_DIAG_ERROR, p->val_off, "bad-value",
@@ -348,7 +353,8 @@ static void registry_line(cfg_ctx *c, const kv *p)
             }
         }
         const char *cands[FY_ARRAY_LEN(reg_keys)];
-        for (size_t i = 0; i < FY_ARRAY_LEN(reg_keys); i++) cands[i] = reg_keys[i].key;
+        for (size_t i = 0; i < FY_ARRAY_LEN(reg_keys); i++)
+            cands[i] = reg_keys[i].key;
         int near = fy_lex_nearest(p->key, p->key_n, cands, FY_ARRAY_LEN(reg_keys));
         if (near >= 0)
             diag_at(c, FY_DIAG_WARNING, p->key_off, "unknown-key",
@@ -365,8 +371,8 @@ static void registry_line(cfg_ctx *c, const kv *p)
         diag_at(c, FY_DIAG_ERROR, p->val_off, "bad-value", "'%s' needs a registry key (%s=%s)",
                 rk->key, rk->key,
                 rk->scope == R_VALUE ? "HKCU\\Control Panel\\Desktop [Wallpaper]"
-                : rk->action     ? "HKCU\\Software\\Vendor\\App"
-                                 : "HKCU\\Software\\Old -> HKCU\\Software\\New");
+                : rk->action         ? "HKCU\\Software\\Vendor\\App"
+                                     : "HKCU\\Software\\Old -> HKCU\\Software\\New");
         return;
     }
     size_t br = find_bracket(p->val, p->val_n);
@@ -439,7 +445,8 @@ static void registry_line(cfg_ctx *c, const kv *p)
         } else {
             /* No [NAME]: the last component is the value name (KEY\NAME). */
             size_t s = e;
-            while (s > 0 && p->val[s - 1] != '\\') s--;
+            while (s > 0 && p->val[s - 1] != '\\')
+                s--;
             if (s == 0 || s == e) {
                 diag_at(c, FY_DIAG_ERROR, p->val_coff + (s == 0 ? 0 : e), "bad-value",
                         "'%s' names one value: write KEY [NAME] (%s=HKCU\\Control "
@@ -515,7 +522,8 @@ static void parse_line(cfg_ctx *c)
         size_t qo = q ? (size_t)(q - s) : ve; /* fy_lex_comment saw the quote closed */
         if (qo + 1 < ve) {
             size_t x = qo + 1;
-            while (x < ve && fy_lex_blank(s[x])) x++;
+            while (x < ve && fy_lex_blank(s[x]))
+                x++;
             diag_at(c, FY_DIAG_ERROR, x, "syntax",
                     "unexpected text after the closing double quote");
             return;

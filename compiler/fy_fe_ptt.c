@@ -27,7 +27,8 @@ static void parse_line(fy_ir *ir, fy_diags *diags, const char *file, const fy_li
         deselect = true;
         size_t m = b;
         b++;
-        while (b < e && fy_lex_blank(s[b])) b++;
+        while (b < e && fy_lex_blank(s[b]))
+            b++;
         if (b == e) {
             fy_lex_diag(diags, FY_DIAG_ERROR, file, l, m, "syntax",
                         "'-' deselects a content-tree path; the path is missing "
@@ -40,7 +41,8 @@ static void parse_line(fy_ir *ir, fy_diags *diags, const char *file, const fy_li
     size_t i = b;
     for (;;) {
         size_t ls = i;
-        while (i < e && s[i] != '|') i++;
+        while (i < e && s[i] != '|')
+            i++;
         size_t lb = ls, le = i;
         fy_lex_trim(s, &lb, &le);
         if (lb == le) {
@@ -72,7 +74,8 @@ int fy_fe_ptt(fy_ir *ir, const char *path, fy_diags *diags)
     fy_lexer lx;
     fy_line line;
     fy_lex_init(&lx, text, len);
-    while (fy_lex_next(&lx, &line)) parse_line(ir, diags, file, &line);
+    while (fy_lex_next(&lx, &line))
+        parse_line(ir, diags, file, &line);
     free(text);
     return 0;
 }

@@ -46,7 +46,7 @@ static bool is_digit(char c)
 
 /* ---- conditions ---- */
 
-static const char *const cond_names[] = {"recurse",    "norecurse",  "size", "modified",
+static const char *const cond_names[] = {"recurse",    "norecurse",  "size",  "modified",
                                          "newer-than", "older-than", "attrib"};
 
 /* Parses the comparison operator at t[*i..n). */
@@ -58,7 +58,8 @@ static bool parse_cmp(const char *t, size_t n, size_t *i, fy_cmp *cmp)
     } ops[] = {{">=", FY_CMP_GE}, {"<=", FY_CMP_LE}, {"!=", FY_CMP_NE}, {"<>", FY_CMP_NE},
                {"==", FY_CMP_EQ}, {">", FY_CMP_GT},  {"<", FY_CMP_LT},  {"=", FY_CMP_EQ}};
     size_t e = *i;
-    while (e < n && strchr("<>=!", t[e])) e++;
+    while (e < n && strchr("<>=!", t[e]))
+        e++;
     for (size_t k = 0; k < FY_ARRAY_LEN(ops); k++) {
         if (strlen(ops[k].s) == e - *i && memcmp(ops[k].s, t + *i, e - *i) == 0) {
             *cmp = ops[k].cmp;
@@ -123,8 +124,8 @@ static bool parse_size(rul_ctx *c, const fy_field *f, size_t vs, int64_t *out)
             if (fy_strcasecmp_u8(units[k].u, strlen(units[k].u), t + i, n - i) == 0) break;
         if (k == FY_ARRAY_LEN(units)) {
             err_at(c, f->coff + i, "bad-size",
-                   "unknown size unit '%.*s': use B, KB, MB or GB (1 KB = 1024 B)",
-                   (int)(n - i), t + i);
+                   "unknown size unit '%.*s': use B, KB, MB or GB (1 KB = 1024 B)", (int)(n - i),
+                   t + i);
             return false;
         }
         mult = units[k].mult;
@@ -161,16 +162,17 @@ static unsigned days_in_month(unsigned y, unsigned m)
 /* modified<op>YYYY-MM-DD -> seconds since 1970-01-01 00:00 of that date. */
 static bool parse_date(rul_ctx *c, const fy_field *f, size_t vs, int64_t *out)
 {
-    static const char *const months[] = {"January", "February", "March",     "April",
-                                         "May",     "June",     "July",      "August",
-                                         "September", "October", "November", "December"};
+    static const char *const months[] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
     const char *t = f->s;
     size_t n = f->n, i = vs;
     unsigned part[3] = {0, 0, 0};
     size_t len[3] = {0, 0, 0};
     for (int k = 0; k < 3; k++) {
         size_t s = i;
-        while (i < n && is_digit(t[i]) && i - s < 5) part[k] = part[k] * 10 + (unsigned)(t[i++] - '0');
+        while (i < n && is_digit(t[i]) && i - s < 5)
+            part[k] = part[k] * 10 + (unsigned)(t[i++] - '0');
         len[k] = i - s;
         if (k < 2) {
             if (i >= n || t[i] != '-') break;
@@ -184,8 +186,8 @@ static bool parse_date(rul_ctx *c, const fy_field *f, size_t vs, int64_t *out)
     }
     unsigned y = part[0], m = part[1], d = part[2];
     if (y < 1601) {
-        err_at(c, f->coff + vs, "bad-date", "year %u is before 1601, the start of Windows file times",
-               y);
+        err_at(c, f->coff + vs, "bad-date",
+               "year %u is before 1601, the start of Windows file times", y);
         return false;
     }
     if (m < 1 || m > 12) {
@@ -260,10 +262,18 @@ static bool parse_attrib(rul_ctx *c, const fy_field *f, size_t vs, uint32_t *set
         }
         uint32_t bit = 0;
         switch (ch | 0x20) {
-        case 'r': bit = FY_ATTR_READONLY; break;
-        case 'h': bit = FY_ATTR_HIDDEN; break;
-        case 's': bit = FY_ATTR_SYSTEM; break;
-        case 'a': bit = FY_ATTR_ARCHIVE; break;
+        case 'r':
+            bit = FY_ATTR_READONLY;
+            break;
+        case 'h':
+            bit = FY_ATTR_HIDDEN;
+            break;
+        case 's':
+            bit = FY_ATTR_SYSTEM;
+            break;
+        case 'a':
+            bit = FY_ATTR_ARCHIVE;
+            break;
         }
         if (!bit) {
             size_t cl;
@@ -311,11 +321,13 @@ static void parse_cond(rul_ctx *c, const fy_field *f, cond_vec *conds, int *recu
 {
     const char *t = f->s;
     size_t n = f->n, i = 0;
-    while (i < n && (((t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z') || t[i] == '-')) i++;
+    while (i < n && (((t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z') || t[i] == '-'))
+        i++;
     size_t name_len = i;
     int which = -1;
     for (size_t k = 0; k < FY_ARRAY_LEN(cond_names); k++)
-        if (fy_strcasecmp_u8(t, name_len, cond_names[k], strlen(cond_names[k])) == 0) which = (int)k;
+        if (fy_strcasecmp_u8(t, name_len, cond_names[k], strlen(cond_names[k])) == 0)
+            which = (int)k;
     if (which < 0) {
         int near = fy_lex_nearest(t, name_len ? name_len : n, cond_names, FY_ARRAY_LEN(cond_names));
         if (near >= 0)
@@ -335,9 +347,8 @@ static void parse_cond(rul_ctx *c, const fy_field *f, cond_vec *conds, int *recu
         }
         int want = which == 0;
         if (*recurse >= 0 && *recurse != want) {
-            err_at(c, f->coff, "bad-condition",
-                   "'%s' contradicts the '%s' before it on this line", cond_names[which],
-                   cond_names[*recurse ? 0 : 1]);
+            err_at(c, f->coff, "bad-condition", "'%s' contradicts the '%s' before it on this line",
+                   cond_names[which], cond_names[*recurse ? 0 : 1]);
             return;
         }
         *recurse = want;
@@ -348,8 +359,7 @@ static void parse_cond(rul_ctx *c, const fy_field *f, cond_vec *conds, int *recu
     size_t op = i;
     if (i == n || fy_lex_blank(t[i])) {
         err_at(c, f->off, "bad-condition",
-               "'%s' needs an operator and a value, written without spaces (%s)",
-               cond_names[which],
+               "'%s' needs an operator and a value, written without spaces (%s)", cond_names[which],
                which == 2   ? "size>10MB"
                : which == 3 ? "modified>=2009-01-01"
                : which == 6 ? "attrib=+H-S"
@@ -359,7 +369,8 @@ static void parse_cond(rul_ctx *c, const fy_field *f, cond_vec *conds, int *recu
     }
     if (!parse_cmp(t, n, &i, &cd.cmp)) {
         size_t e = i;
-        while (e < n && strchr("<>=!", t[e])) e++;
+        while (e < n && strchr("<>=!", t[e]))
+            e++;
         if (e == i)
             err_at(c, f->coff + i, "bad-condition",
                    "an operator (>, >=, <, <=, = or !=) must follow '%s'", cond_names[which]);
@@ -418,8 +429,7 @@ static char *norm_location(rul_ctx *c, const fy_field *f, const char *what)
     if (p) return p;
     bool reg = f->n >= 2 && (f->s[0] | 0x20) == 'h' && (f->s[1] | 0x20) == 'k';
     err_at(c, f->coff + off, fy_lex_path_check(err), "%s: %s%s", what, err,
-           reg ? " (SE.rul holds file rules; registry rules go in SE.cfg [Registry Rules])"
-               : "");
+           reg ? " (SE.rul holds file rules; registry rules go in SE.cfg [Registry Rules])" : "");
     return NULL;
 }
 
@@ -461,8 +471,8 @@ static void parse_line(rul_ctx *c, const fy_fields *fs)
         static const char *const acts[] = {"include", "exclude"};
         int near = fy_lex_nearest(v[0].s, v[0].n, acts, 2);
         if (near >= 0)
-            err_at(c, v[0].off, "syntax", "unknown action '%.*s'; did you mean '%s'?",
-                   (int)v[0].n, v[0].s, acts[near]);
+            err_at(c, v[0].off, "syntax", "unknown action '%.*s'; did you mean '%s'?", (int)v[0].n,
+                   v[0].s, acts[near]);
         else
             err_at(c, v[0].off, "syntax",
                    "unknown action '%.*s': a rule is 'include|exclude LOCATION PATTERN "
@@ -481,8 +491,8 @@ static void parse_line(rul_ctx *c, const fy_fields *fs)
         size_t at = arrow < n ? v[arrow].off : v[n - 1].end;
         if (arrow <= 1)
             err_at(c, at, "syntax",
-                   "missing LOCATION and PATTERN after '%.*s' (%.*s LOCATION PATTERN)",
-                   (int)v[0].n, v[0].s, (int)v[0].n, v[0].s);
+                   "missing LOCATION and PATTERN after '%.*s' (%.*s LOCATION PATTERN)", (int)v[0].n,
+                   v[0].s, (int)v[0].n, v[0].s);
         else
             err_at(c, at, "syntax", "missing PATTERN after the location (write * for every file)");
         return;
@@ -498,7 +508,8 @@ static void parse_line(rul_ctx *c, const fy_fields *fs)
     }
     cond_vec conds = {0};
     int recurse = -1;
-    for (size_t k = 3; k < arrow; k++) parse_cond(c, &v[k], &conds, &recurse);
+    for (size_t k = 3; k < arrow; k++)
+        parse_cond(c, &v[k], &conds, &recurse);
 
     char *dest = NULL;
     if (arrow < n) {

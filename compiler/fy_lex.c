@@ -40,8 +40,8 @@ void fy_lex_locate_bad(const uint8_t *in, size_t n, uint32_t *line, uint32_t *co
             uint32_t c = be ? (uint32_t)((u[2 * i] << 8) | u[2 * i + 1]) : fy_le16(u + 2 * i);
             if (c == 0) goto out;
             if (c >= 0xD800 && c <= 0xDBFF && i + 1 < units) {
-                uint32_t lo = be ? (uint32_t)((u[2 * i + 2] << 8) | u[2 * i + 3])
-                                 : fy_le16(u + 2 * i + 2);
+                uint32_t lo =
+                    be ? (uint32_t)((u[2 * i + 2] << 8) | u[2 * i + 3]) : fy_le16(u + 2 * i + 2);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     i++;
                     track(&t, 0x10000);
@@ -146,7 +146,8 @@ bool fy_lex_next(fy_lexer *lx, fy_line *out)
 {
     if (lx->off >= lx->len) return false;
     size_t s = lx->off, e = s;
-    while (e < lx->len && lx->text[e] != '\n' && lx->text[e] != '\r') e++;
+    while (e < lx->len && lx->text[e] != '\n' && lx->text[e] != '\r')
+        e++;
     out->s = lx->text + s;
     out->n = e - s;
     out->no = ++lx->no;
@@ -168,8 +169,10 @@ uint32_t fy_lex_col(const fy_line *l, size_t off)
 
 void fy_lex_trim(const char *s, size_t *b, size_t *e)
 {
-    while (*b < *e && fy_lex_blank(s[*b])) (*b)++;
-    while (*e > *b && fy_lex_blank(s[*e - 1])) (*e)--;
+    while (*b < *e && fy_lex_blank(s[*b]))
+        (*b)++;
+    while (*e > *b && fy_lex_blank(s[*e - 1]))
+        (*e)--;
 }
 
 int fy_lex_comment(const fy_line *l, fy_comment_style style, size_t *start, size_t *err_off)
@@ -205,7 +208,8 @@ int fy_lex_fields(const fy_line *l, fy_fields *f, const char **err, size_t *err_
     const char *s = l->s;
     size_t n = l->n, i = 0;
     while (i < n) {
-        while (i < n && fy_lex_blank(s[i])) i++;
+        while (i < n && fy_lex_blank(s[i]))
+            i++;
         if (i >= n || s[i] == '#' || s[i] == ';') return 0;
         fy_field fd = {0};
         fd.off = i;
@@ -267,7 +271,7 @@ void fy_lex_diag(fy_diags *d, fy_diag_level level, const char *file, const fy_li
 const char *fy_lex_path_check(const char *err)
 {
     return strstr(err, "unknown token") || strstr(err, "unterminated") ? "unknown-token"
-                                                                         : "bad-path";
+                                                                       : "bad-path";
 }
 
 static char fold_ascii(char c)
@@ -287,7 +291,8 @@ int fy_lex_nearest(const char *s, size_t n, const char *const *cands, size_t nca
         if (m >= MAXLEN) continue;
         /* Levenshtein distance, one row at a time. */
         size_t row[MAXLEN + 1];
-        for (size_t j = 0; j <= m; j++) row[j] = j;
+        for (size_t j = 0; j <= m; j++)
+            row[j] = j;
         for (size_t i = 1; i <= n; i++) {
             size_t diag = row[0];
             row[0] = i;

@@ -67,13 +67,27 @@ void fy_report_json_string(fy_buf *out, const char *s)
             continue;
         }
         switch (c) {
-        case '"': fy_buf_puts(out, "\\\""); break;
-        case '\\': fy_buf_puts(out, "\\\\"); break;
-        case '\n': fy_buf_puts(out, "\\n"); break;
-        case '\r': fy_buf_puts(out, "\\r"); break;
-        case '\t': fy_buf_puts(out, "\\t"); break;
-        case '\b': fy_buf_puts(out, "\\b"); break;
-        case '\f': fy_buf_puts(out, "\\f"); break;
+        case '"':
+            fy_buf_puts(out, "\\\"");
+            break;
+        case '\\':
+            fy_buf_puts(out, "\\\\");
+            break;
+        case '\n':
+            fy_buf_puts(out, "\\n");
+            break;
+        case '\r':
+            fy_buf_puts(out, "\\r");
+            break;
+        case '\t':
+            fy_buf_puts(out, "\\t");
+            break;
+        case '\b':
+            fy_buf_puts(out, "\\b");
+            break;
+        case '\f':
+            fy_buf_puts(out, "\\f");
+            break;
         default:
             if (c < 0x20 || c == 0x7F)
                 fy_buf_printf(out, "\\u%04x", c);
@@ -94,8 +108,7 @@ static void write_text(fy_buf *out, const fy_diags *d)
             fy_buf_printf(out, ":%u", g->line);
             if (g->col) fy_buf_printf(out, ":%u", g->col);
         }
-        fy_buf_printf(out, ": %s: %s [%s]\n", fy_diag_level_name(g->level), g->message,
-                      g->check);
+        fy_buf_printf(out, ": %s: %s [%s]\n", fy_diag_level_name(g->level), g->message, g->check);
     }
 }
 
@@ -113,8 +126,9 @@ static void write_json(fy_buf *out, const fy_diags *d)
             fy_report_json_string(out, g->file);
         else
             fy_buf_puts(out, "null");
-        fy_buf_printf(out, ", \"line\": %u, \"column\": %u, \"level\": \"%s\", \"check\": ",
-                      g->line, g->col, fy_diag_level_name(g->level));
+        fy_buf_printf(out,
+                      ", \"line\": %u, \"column\": %u, \"level\": \"%s\", \"check\": ", g->line,
+                      g->col, fy_diag_level_name(g->level));
         fy_report_json_string(out, g->check);
         fy_buf_puts(out, ", \"message\": ");
         fy_report_json_string(out, g->message);
@@ -218,9 +232,15 @@ static void write_sarif(fy_buf *out, const fy_diags *d)
 void fy_report_write(fy_buf *out, fy_report_format fmt, const fy_diags *d)
 {
     switch (fmt) {
-    case FY_REPORT_TEXT: write_text(out, d); break;
-    case FY_REPORT_JSON: write_json(out, d); break;
-    case FY_REPORT_SARIF: write_sarif(out, d); break;
+    case FY_REPORT_TEXT:
+        write_text(out, d);
+        break;
+    case FY_REPORT_JSON:
+        write_json(out, d);
+        break;
+    case FY_REPORT_SARIF:
+        write_sarif(out, d);
+        break;
     }
 }
 

@@ -69,12 +69,18 @@ static void put_pos(fy_buf *b, const fy_ir *ir, fy_pos pos, bool with_file)
 static const char *cmp_name(fy_cmp c)
 {
     switch (c) {
-    case FY_CMP_LT: return "<";
-    case FY_CMP_LE: return "<=";
-    case FY_CMP_EQ: return "=";
-    case FY_CMP_NE: return "!=";
-    case FY_CMP_GE: return ">=";
-    case FY_CMP_GT: return ">";
+    case FY_CMP_LT:
+        return "<";
+    case FY_CMP_LE:
+        return "<=";
+    case FY_CMP_EQ:
+        return "=";
+    case FY_CMP_NE:
+        return "!=";
+    case FY_CMP_GE:
+        return ">=";
+    case FY_CMP_GT:
+        return ">";
     }
     return "BAD-CMP";
 }
@@ -136,7 +142,8 @@ char *tmpl_dump_ir(const fy_ir *ir, bool with_file)
                 put_attrs(&b, '-', c->attr_clear);
                 fy_buf_putc(&b, ' ');
                 break;
-            default: fy_buf_printf(&b, "  BAD-COND %d ", (int)c->kind);
+            default:
+                fy_buf_printf(&b, "  BAD-COND %d ", (int)c->kind);
             }
             put_pos(&b, ir, c->pos, with_file);
             fy_buf_putc(&b, '\n');
@@ -225,7 +232,8 @@ static char *slurp(const char *path, size_t *n)
     fy_buf b = {0};
     char tmp[4096];
     size_t r;
-    while ((r = fread(tmp, 1, sizeof(tmp), f)) > 0) fy_buf_put(&b, tmp, r);
+    while ((r = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        fy_buf_put(&b, tmp, r);
     fclose(f);
     *n = b.len;
     fy_buf_cstr(&b);
@@ -235,7 +243,8 @@ static char *slurp(const char *path, size_t *n)
 /* Drops trailing empty lines of an expected block (the case file's spacing). */
 static void trim_block(fy_buf *b)
 {
-    while (b->len >= 2 && b->data[b->len - 1] == '\n' && b->data[b->len - 2] == '\n') b->len--;
+    while (b->len >= 2 && b->data[b->len - 1] == '\n' && b->data[b->len - 2] == '\n')
+        b->len--;
     if (b->len == 1 && b->data[0] == '\n') b->len = 0;
 }
 
@@ -384,15 +393,16 @@ static int run_variant(const tcase *t, const char *enc, const char *end)
         bad = 1;
     }
     if (strcmp(got_fail, (const char *)t->fail.data) != 0) {
-        fprintf(stderr, "---- %s [%s %s]: diagnostics differ\n-- expected:\n%s-- got:\n%s",
-                t->name, enc, end, (const char *)t->fail.data, got_fail);
+        fprintf(stderr, "---- %s [%s %s]: diagnostics differ\n-- expected:\n%s-- got:\n%s", t->name,
+                enc, end, (const char *)t->fail.data, got_fail);
         bad = 1;
     }
     free(got_ir);
     free(got_fail);
     fy_diags_free(&d);
     fy_ir_free(&ir);
-    for (int i = 0; i < t->nsrc; i++) free(paths[i]);
+    for (int i = 0; i < t->nsrc; i++)
+        free(paths[i]);
     tmpl_rmtree(dir);
     free(dir);
     return bad;
@@ -447,7 +457,8 @@ int tmpl_run_cases(const char *ext, int *ncases)
         }
         tcase_free(&t);
     }
-    for (size_t i = 0; i < nnames; i++) free(names[i]);
+    for (size_t i = 0; i < nnames; i++)
+        free(names[i]);
     free(names);
     free(dirpath);
     return failures;

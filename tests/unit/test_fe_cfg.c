@@ -222,11 +222,16 @@ static void test_shipped_template(void **state)
     assert_int_equal(ir.npolicies, 10);
     assert_int_equal(ir.nconvs, 1);
     static const char *const want[] = {
-        "Files|My Documents",     "Files|Desktop",
-        "Files|Favorites",        "Files|My Pictures",
-        "Windows|Desktop|Wallpaper", "Windows|Mapped Network Drives",
-        "Windows|Printer Connections", "Applications|PuTTY",
-        "Applications|WinSCP",    "Applications|Microsoft Office|Word",
+        "Files|My Documents",
+        "Files|Desktop",
+        "Files|Favorites",
+        "Files|My Pictures",
+        "Windows|Desktop|Wallpaper",
+        "Windows|Mapped Network Drives",
+        "Windows|Printer Connections",
+        "Applications|PuTTY",
+        "Applications|WinSCP",
+        "Applications|Microsoft Office|Word",
     };
     assert_int_equal(ir.nselects, FY_ARRAY_LEN(want));
     for (size_t i = 0; i < FY_ARRAY_LEN(want); i++) {

@@ -199,9 +199,11 @@ static void test_long_input(void **state)
 {
     (void)state;
     fy_buf b = {0};
-    for (int i = 0; i < 2000; i++) fy_buf_printf(&b, "exclude \"<My Documents>\\D%d\" *.x%d\n", i, i);
+    for (int i = 0; i < 2000; i++)
+        fy_buf_printf(&b, "exclude \"<My Documents>\\D%d\" *.x%d\n", i, i);
     fy_buf_puts(&b, "include * *");
-    for (int i = 0; i < 300; i++) fy_buf_puts(&b, " size>1KB");
+    for (int i = 0; i < 300; i++)
+        fy_buf_puts(&b, " size>1KB");
     fy_buf_puts(&b, "\n");
     fy_ir ir;
     fy_diags d = {0};
@@ -219,12 +221,9 @@ static void test_long_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_utf16le_bom_crlf_bytewise),
-        cmocka_unit_test(test_not_text),
-        cmocka_unit_test(test_unreadable),
-        cmocka_unit_test(test_mixed_line_ends),
-        cmocka_unit_test(test_positions_interned),
+        cmocka_unit_test(test_cases),           cmocka_unit_test(test_utf16le_bom_crlf_bytewise),
+        cmocka_unit_test(test_not_text),        cmocka_unit_test(test_unreadable),
+        cmocka_unit_test(test_mixed_line_ends), cmocka_unit_test(test_positions_interned),
         cmocka_unit_test(test_long_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -165,9 +165,12 @@ static void test_trim_and_path_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lines),         cmocka_unit_test(test_columns),
-        cmocka_unit_test(test_fields),        cmocka_unit_test(test_comments),
-        cmocka_unit_test(test_nearest),       cmocka_unit_test(test_locate_bad),
+        cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_columns),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_comments),
+        cmocka_unit_test(test_nearest),
+        cmocka_unit_test(test_locate_bad),
         cmocka_unit_test(test_trim_and_path_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

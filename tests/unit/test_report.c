@@ -27,7 +27,8 @@ static bool j_value(jp *p);
 
 static void j_ws(jp *p)
 {
-    while (p->i < p->n && strchr(" \t\r\n", p->s[p->i])) p->i++;
+    while (p->i < p->n && strchr(" \t\r\n", p->s[p->i]))
+        p->i++;
 }
 
 static bool j_lit(jp *p, const char *w)
@@ -80,7 +81,8 @@ static bool j_number(jp *p)
 {
     size_t s = p->i;
     if (p->i < p->n && p->s[p->i] == '-') p->i++;
-    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') p->i++;
+    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+        p->i++;
     return p->i > s;
 }
 
@@ -249,9 +251,11 @@ static void test_sarif(void **state)
         "cannot be read (units are B, KB, MB, GB).\"}},\n"
         "            {\"id\": \"unknown-key\", \"shortDescription\": {\"text\": \"An SE.cfg key is "
         "unknown in its section; it is ignored.\"}},\n"
-        "            {\"id\": \"syntax\", \"shortDescription\": {\"text\": \"A line of a rule source "
+        "            {\"id\": \"syntax\", \"shortDescription\": {\"text\": \"A line of a rule "
+        "source "
         "does not follow the language's syntax.\"}},\n"
-        "            {\"id\": \"unreadable\", \"shortDescription\": {\"text\": \"A source file cannot "
+        "            {\"id\": \"unreadable\", \"shortDescription\": {\"text\": \"A source file "
+        "cannot "
         "be opened or read.\"}}\n"
         "          ]\n"
         "        }\n"
@@ -324,13 +328,28 @@ static void test_sarif(void **state)
         "}\n";
     assert_string_equal(out, want);
     /* What code-scanning dashboards look for, by name. */
-    const char *names[] = {"\"version\": \"2.1.0\"", "\"$schema\"", "\"runs\"", "\"tool\"",
-                           "\"driver\"", "\"name\": \"ferryc\"", "\"informationUri\"",
-                           "\"rules\"", "\"shortDescription\"", "\"results\"", "\"ruleId\"",
-                           "\"level\"", "\"message\"", "\"locations\"", "\"physicalLocation\"",
-                           "\"artifactLocation\"", "\"uri\"", "\"region\"", "\"startLine\"",
+    const char *names[] = {"\"version\": \"2.1.0\"",
+                           "\"$schema\"",
+                           "\"runs\"",
+                           "\"tool\"",
+                           "\"driver\"",
+                           "\"name\": \"ferryc\"",
+                           "\"informationUri\"",
+                           "\"rules\"",
+                           "\"shortDescription\"",
+                           "\"results\"",
+                           "\"ruleId\"",
+                           "\"level\"",
+                           "\"message\"",
+                           "\"locations\"",
+                           "\"physicalLocation\"",
+                           "\"artifactLocation\"",
+                           "\"uri\"",
+                           "\"region\"",
+                           "\"startLine\"",
                            "\"startColumn\""};
-    for (size_t i = 0; i < FY_ARRAY_LEN(names); i++) assert_non_null(strstr(out, names[i]));
+    for (size_t i = 0; i < FY_ARRAY_LEN(names); i++)
+        assert_non_null(strstr(out, names[i]));
     free(out);
     fy_diags_free(&d);
 }
