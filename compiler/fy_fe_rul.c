@@ -46,8 +46,15 @@ static bool is_digit(char c)
 
 /* ---- conditions ---- */
 
+/* The conditions, in the order of cond_names. */
+enum { C_RECURSE, C_NORECURSE, C_SIZE, C_MODIFIED, C_NEWER, C_OLDER, C_ATTRIB };
 static const char *const cond_names[] = {"recurse",    "norecurse",  "size",  "modified",
                                          "newer-than", "older-than", "attrib"};
+
+static bool is_op_char(char ch)
+{
+    return ch == '<' || ch == '>' || ch == '=' || ch == '!';
+}
 
 /* Parses the comparison operator at t[*i..n). */
 static bool parse_cmp(const char *t, size_t n, size_t *i, fy_cmp *cmp)
@@ -58,7 +65,7 @@ static bool parse_cmp(const char *t, size_t n, size_t *i, fy_cmp *cmp)
     } ops[] = {{">=", FY_CMP_GE}, {"<=", FY_CMP_LE}, {"!=", FY_CMP_NE}, {"<>", FY_CMP_NE},
                {"==", FY_CMP_EQ}, {">", FY_CMP_GT},  {"<", FY_CMP_LT},  {"=", FY_CMP_EQ}};
     size_t e = *i;
-    while (e < n && strchr("<>=!", t[e]))
+    while (e < n && is_op_char(t[e]))
         e++;
     for (size_t k = 0; k < FY_ARRAY_LEN(ops); k++) {
         if (strlen(ops[k].s) == e - *i && memcmp(ops[k].s, t + *i, e - *i) == 0) {
@@ -340,15 +347,15 @@ static void parse_cond(rul_ctx *c, const fy_field *f, cond_vec *conds, int *recu
                    (int)n, t);
         return;
     }
-    if (which <= 1) { /* recurse / norecurse */
+    if (which == C_RECURSE || which == C_NORECURSE) {
         if (i < n) {
             err_at(c, f->coff + i, "bad-condition", "'%s' takes no value", cond_names[which]);
             return;
         }
-        int want = which == 0;
+        int want = which == C_RECURSE;
         if (*recurse >= 0 && *recurse != want) {
             err_at(c, f->coff, "bad-condition", "'%s' contradicts the '%s' before it on this line",
-                   cond_names[which], cond_names[*recurse ? 0 : 1]);
+                   cond_names[which], cond_names[*recurse ? C_RECURSE : C_NORECURSE]);
             return;
         }
         *recurse = want;
@@ -360,16 +367,16 @@ static void parse_cond(rul_ctx *c, const fy_field *f, cond_vec *conds, int *recu
     if (i == n || fy_lex_blank(t[i])) {
         err_at(c, f->off, "bad-condition",
                "'%s' needs an operator and a value, written without spaces (%s)", cond_names[which],
-               which == 2   ? "size>10MB"
-               : which == 3 ? "modified>=2009-01-01"
-               : which == 6 ? "attrib=+H-S"
-               : which == 4 ? "newer-than=30d"
-                            : "older-than=365d");
+               which == C_SIZE       ? "size>10MB"
+               : which == C_MODIFIED ? "modified>=2009-01-01"
+               : which == C_ATTRIB   ? "attrib=+H-S"
+               : which == C_NEWER    ? "newer-than=30d"
+                                     : "older-than=365d");
         return;
     }
     if (!parse_cmp(t, n, &i, &cd.cmp)) {
         size_t e = i;
-        while (e < n && strchr("<>=!", t[e]))
+        while (e < n && is_op_char(t[e]))
             e++;
         if (e == i)
             err_at(c, f->coff + i, "bad-condition",
@@ -382,27 +389,27 @@ static void parse_cond(rul_ctx *c, const fy_field *f, cond_vec *conds, int *recu
     size_t vs = i;
     bool ok = false;
     switch (which) {
-    case 2:
+    case C_SIZE:
         cd.kind = FY_COND_SIZE;
         ok = parse_size(c, f, vs, &cd.value);
         break;
-    case 3:
+    case C_MODIFIED:
         cd.kind = FY_COND_MODIFIED;
         ok = parse_date(c, f, vs, &cd.value);
         break;
-    case 4:
-    case 5:
-        cd.kind = which == 4 ? FY_COND_NEWER_THAN : FY_COND_OLDER_THAN;
+    case C_NEWER:
+    case C_OLDER:
+        cd.kind = which == C_NEWER ? FY_COND_NEWER_THAN : FY_COND_OLDER_THAN;
         if (cd.cmp != FY_CMP_EQ) {
             err_at(c, f->coff + op, "bad-condition", "'%s' is written with '=': %s",
-                   cond_names[which], which == 4 ? "newer-than=30d" : "older-than=365d");
+                   cond_names[which], which == C_NEWER ? "newer-than=30d" : "older-than=365d");
             return;
         }
         /* The comparison is in the kind: age < value (newer) or age > value (older). */
-        cd.cmp = which == 4 ? FY_CMP_LT : FY_CMP_GT;
+        cd.cmp = which == C_NEWER ? FY_CMP_LT : FY_CMP_GT;
         ok = parse_age(c, f, vs, &cd.value);
         break;
-    case 6:
+    case C_ATTRIB:
         cd.kind = FY_COND_ATTRIB;
         if (cd.cmp != FY_CMP_EQ) {
             err_at(c, f->coff + op, "bad-condition", "'attrib' is written with '=': attrib=+H-S");
