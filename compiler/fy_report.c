@@ -43,6 +43,21 @@ const char *fy_report_check_description(const char *check)
         {"bad-value", "An SE.cfg key has a value it does not accept."},
         {"duplicate-key", "An SE.cfg setting that holds one value is set more than once."},
         {"ambiguous-file", "Two files beside a template differ only in letter case."},
+        {"io", "An appdef file or folder cannot be read."},
+        {"appdef-schema", "An application definition has an unknown field, a wrong type or a missing field."},
+        {"duplicate-id", "Two application definitions have the same id."},
+        {"duplicate-path", "Two applications or components claim the same content-tree path."},
+        {"unknown-version", "A conversion names a version its application does not declare."},
+        {"bad-regex", "A regular expression does not compile (PCRE2's message)."},
+        {"hardcoded-profile-path", "An appdef names a profile folder by its path instead of a token."},
+        {"hardcoded-path", "An appdef names a system folder by its path instead of a token."},
+        {"unknown-ptt-path", "An SE.ptt line names a content path that no appdef defines."},
+        {"never-matches", "A rule's conditions exclude each other, so it can never match."},
+        {"shadowed-rule", "A later rule matches everything this rule matches, so it never decides."},
+        {"remap-conflict", "Two remaps send the same files to different destinations."},
+        {"whole-drive", "A rule includes a whole drive with no pattern or condition."},
+        {"conversion-cycle", "An application's version conversions form a cycle."},
+        {"internal", "ferryc could not build the program (a bug: please report it)."},
     };
     for (size_t i = 0; i < FY_ARRAY_LEN(checks); i++)
         if (strcmp(check, checks[i].check) == 0) return checks[i].text;
