@@ -81,17 +81,37 @@ typedef struct opts {
     bool werror;
 } opts;
 
-static int load_appdefs(fy_ir *ir, const opts *o, fy_diags *d)
+/* Loads the -A folders, or the project's appdefs when there are none and `use_default`. */
+static int load_appdefs(fy_ir *ir, const opts *o, bool use_default, fy_diags *d)
 {
     int rc = 0;
     if (o->nappdef_dirs) {
         for (size_t i = 0; i < o->nappdef_dirs; i++) rc |= fy_fe_appdef_dir(ir, o->appdef_dirs[i], d);
         return rc;
     }
+    if (!use_default) return 0;
     char *def = default_appdefs();
     if (def) rc = fy_fe_appdef_dir(ir, def, d);
     free(def);
     return rc;
+}
+
+/* Is `file` inside one of the -A folders (already loaded)? */
+static bool in_appdef_dirs(const opts *o, const char *file)
+{
+    char *rf = realpath(file, NULL);
+    bool found = false;
+    if (rf) {
+        char *slash = strrchr(rf, '/');
+        if (slash) *slash = 0;
+        for (size_t i = 0; i < o->nappdef_dirs && !found; i++) {
+            char *rd = realpath(o->appdef_dirs[i], NULL);
+            found = rd && strcmp(rd, rf) == 0;
+            free(rd);
+        }
+    }
+    free(rf);
+    return found;
 }
 
 static void print_diags(fy_diags *d, fy_report_format fmt, FILE *out)
@@ -141,7 +161,7 @@ static int cmd_compile(const opts *o, int argc, char **argv)
     fy_ir ir;
     fy_ir_init(&ir);
     fy_diags d = {0};
-    if (ncfg) load_appdefs(&ir, o, &d);
+    if (ncfg) load_appdefs(&ir, o, true, &d);
     for (int i = 0; i < argc; i++) {
         if (ends_with_ci(argv[i], ".cfg"))
             fy_fe_template(&ir, argv[i], &d);
@@ -235,10 +255,13 @@ static int cmd_lint(const opts *o, int argc, char **argv)
     }
     fy_diags d = {0};
     /* The appdefs: those named, plus -A folders (or the project's), checked once. */
+    /* Appdefs named on the command line are the ones under review: the project's own are
+     * then not loaded beside them (they would clash by id); -A folders still are. */
     fy_ir base;
     fy_ir_init(&base);
-    load_appdefs(&base, o, &d);
-    for (size_t i = 0; i < nyaml; i++) fy_fe_appdef(&base, yamls[i], &d);
+    load_appdefs(&base, o, nyaml == 0, &d);
+    for (size_t i = 0; i < nyaml; i++)
+        if (!in_appdef_dirs(o, yamls[i])) fy_fe_appdef(&base, yamls[i], &d);
     fy_check(&base, &d);
     fy_ir_free(&base);
     /* Each template against those appdefs; appdef diagnostics were reported above. */
@@ -247,8 +270,9 @@ static int cmd_lint(const opts *o, int argc, char **argv)
         fy_ir ir;
         fy_ir_init(&ir);
         fy_diags quiet = {0};
-        load_appdefs(&ir, o, &quiet);
-        for (size_t i = 0; i < nyaml; i++) fy_fe_appdef(&ir, yamls[i], &quiet);
+        load_appdefs(&ir, o, nyaml == 0, &quiet);
+        for (size_t i = 0; i < nyaml; i++)
+            if (!in_appdef_dirs(o, yamls[i])) fy_fe_appdef(&ir, yamls[i], &quiet);
         fy_diags_free(&quiet);
         if (ends_with_ci(path, ".cfg")) {
             fy_fe_template(&ir, path, &d);
