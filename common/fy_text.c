@@ -190,15 +190,41 @@ uint32_t fy_fold_cp(uint32_t c)
     return c;
 }
 
+/* ASCII is by far the common case in paths: these read one code point with a fast path. */
+static inline size_t next_cp(const char *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = (unsigned char)*s;
+    if (c < 0x80) {
+        *cp = (c >= 'a' && c <= 'z') ? c - 32u : c;
+        return 1;
+    }
+    size_t l = fy_utf8_next(s, n, cp);
+    *cp = fy_fold_cp(*cp);
+    return l;
+}
+
 int fy_strcasecmp_u8(const char *a, size_t an, const char *b, size_t bn)
 {
+    /* ASCII prefix: a table-free fold, no decoding. */
+    size_t m = an < bn ? an : bn, k = 0;
+    for (; k < m; k++) {
+        unsigned char x = (unsigned char)a[k], y = (unsigned char)b[k];
+        if ((x | y) & 0x80) break;
+        if (x >= 'a' && x <= 'z') x -= 32;
+        if (y >= 'a' && y <= 'z') y -= 32;
+        if (x != y) return x < y ? -1 : 1;
+    }
+    if (k == m) return an < bn ? -1 : an > bn;
+    a += k, an -= k, b += k, bn -= k;
     size_t i = 0, j = 0;
     while (i < an && j < bn) {
         uint32_t x, y;
-        i += fy_utf8_next(a + i, an - i, &x);
-        j += fy_utf8_next(b + j, bn - j, &y);
-        x = fy_fold_cp(x);
-        y = fy_fold_cp(y);
+        if (a[i] == b[j] && (unsigned char)a[i] < 0x80) {
+            i++, j++;
+            continue;
+        }
+        i += next_cp(a + i, an - i, &x);
+        j += next_cp(b + j, bn - j, &y);
         if (x != y) return x < y ? -1 : 1;
     }
     if (i < an) return 1;
@@ -238,7 +264,7 @@ bool fy_glob_match(const char *pat, size_t pn, const char *s, size_t sn, bool st
                 continue;
             }
             uint32_t c, q;
-            size_t sl = fy_utf8_next(s + i, sn - i, &c);
+            size_t sl = next_cp(s + i, sn - i, &c);
             if (pc == '?' && !(c == '\\' && !star_crosses_sep)) {
                 p++;
                 i += sl;
@@ -246,11 +272,11 @@ bool fy_glob_match(const char *pat, size_t pn, const char *s, size_t sn, bool st
             }
             size_t pl;
             if (pc == '^' && p + 1 < pn) {
-                pl = 1 + fy_utf8_next(pat + p + 1, pn - p - 1, &q);
+                pl = 1 + next_cp(pat + p + 1, pn - p - 1, &q);
             } else {
-                pl = fy_utf8_next(pat + p, pn - p, &q);
+                pl = next_cp(pat + p, pn - p, &q);
             }
-            if (pc != '?' && fy_fold_cp(q) == fy_fold_cp(c)) {
+            if (pc != '?' && q == c) {
                 p += pl;
                 i += sl;
                 continue;
@@ -258,7 +284,7 @@ bool fy_glob_match(const char *pat, size_t pn, const char *s, size_t sn, bool st
         }
         if (star_p != SIZE_MAX) {
             uint32_t c;
-            size_t sl = fy_utf8_next(s + star_i, sn - star_i, &c);
+            size_t sl = next_cp(s + star_i, sn - star_i, &c);
             if (c == '\\' && !star_crosses_sep) return false;
             star_i += sl;
             i = star_i;

@@ -175,6 +175,13 @@ static uint8_t cmp_code(fy_cmp c)
     return (uint8_t)c; /* fy_cmp is numbered as the CMP operand: 1..6 */
 }
 
+/* NODE's a operand: bit 1 recurse, bit 2 literal (no wildcard: a prefix comparison). */
+static uint8_t node_flags(const char *node, bool recurse)
+{
+    bool literal = fy_glob_is_literal(node, strlen(node)) && !strchr(node, '^');
+    return (uint8_t)((recurse ? 1 : 0) | (literal ? 2 : 0));
+}
+
 /* CLS block: each test jumps to the final HALT (acc false) when it fails. */
 static uint32_t gen_rule_block(fy_codegen *cg, const fy_ir_rule *r)
 {
@@ -182,7 +189,7 @@ static uint32_t gen_rule_block(fy_codegen *cg, const fy_ir_rule *r)
     cg->cur = r->pos;
     uint32_t entry = pc(cg);
     const fy_ir_pattern *pt = &r->pat;
-    emit(cg, FY_OP_NODE, pt->recurse ? 1 : 0, 0, str(cg, pt->node));
+    emit(cg, FY_OP_NODE, node_flags(pt->node, pt->recurse), 0, str(cg, pt->node));
     bool leaf_any = pt->leaf && strcmp(pt->leaf, "*") == 0;
     if (pt->kind == FY_OBJ_REG) {
         /* Key objects match on the node alone (the rule's keys flag lets them through);
@@ -298,7 +305,7 @@ static void guard(fy_codegen *cg, jumps *skip, uint8_t kind, const char *node, b
     emit(cg, FY_OP_KIND, kind, 0, 0);
     if (node) {
         jump_to_later(cg, skip, FY_OP_JF);
-        emit(cg, FY_OP_NODE, recurse, 0, str(cg, node));
+        emit(cg, FY_OP_NODE, node_flags(node, recurse), 0, str(cg, node));
     }
     if (leaf) {
         jump_to_later(cg, skip, FY_OP_JF);
@@ -314,7 +321,7 @@ static void gen_step(fy_codegen *cg, const fy_ir_conv_step *s)
     switch (s->kind) {
     case FY_CONV_MOVE_KEY:
         /* Values and keys below `from` both move. */
-        emit(cg, FY_OP_NODE, 1, 0, str(cg, s->from));
+        emit(cg, FY_OP_NODE, node_flags(s->from, true), 0, str(cg, s->from));
         jump_to_later(cg, &skip, FY_OP_JF);
         emit(cg, FY_OP_KIND, FY_OBJ_KIND_FILE, 0, 0);
         jump_to_later(cg, &skip, FY_OP_JT);
@@ -427,7 +434,7 @@ static void tadd(fy_codegen *cg, tnode *root, const fy_ir_rule *r, uint32_t ri)
     tnode *t = root;
     if (!(node[0] == '*' && node[1] == 0)) {
         const char *s = node;
-        while (*s) {
+        for (int depth = 0; *s && depth < FY_DISPATCH_MAX_DEPTH; depth++) {
             const char *e = strchr(s, '\\');
             size_t n = e ? (size_t)(e - s) : strlen(s);
             if (is_wild_component(s, n)) break;
@@ -466,6 +473,22 @@ static int cmp_text(const void *a, const void *b)
     return strcmp(((const struct text *)a)->ext, ((const struct text *)b)->ext);
 }
 
+/* Rule references are stored in the order the VM tries them (fy_vm.c order_key):
+ * unconditional excludes by index, template rules from the last, then content rules. */
+static uint64_t ref_key(const fy_program *p, uint32_t ri)
+{
+    uint8_t st = p->rules[ri].stage;
+    if (st == FY_STAGE_UNCONDITIONAL) return ri;
+    if (st == FY_STAGE_TEMPLATE) return (1ull << 32) | (UINT32_MAX - ri);
+    return (2ull << 32) | ri;
+}
+
+static int cmp_ref(const void *a, const void *b, void *ctx)
+{
+    uint64_t x = ref_key(ctx, *(const uint32_t *)a), y = ref_key(ctx, *(const uint32_t *)b);
+    return x < y ? -1 : x > y;
+}
+
 /* Breadth first, so a node's children are contiguous and come after it. */
 static void flatten(fy_codegen *cg, tnode *root)
 {
@@ -476,6 +499,9 @@ static void flatten(fy_codegen *cg, tnode *root)
         tnode *t = queue[qi];
         qsort(t->kids, t->nkids, sizeof(*t->kids), cmp_tnode);
         qsort(t->exts, t->nexts, sizeof(*t->exts), cmp_text);
+        qsort_r(t->refs, t->nrefs, sizeof(*t->refs), cmp_ref, &cg->p);
+        for (size_t i = 0; i < t->nexts; i++)
+            qsort_r(t->exts[i].refs, t->exts[i].nrefs, sizeof(uint32_t), cmp_ref, &cg->p);
         for (size_t i = 0; i < t->nkids; i++) FY_APUSH(&cg->a, queue, qn, qcap) = t->kids[i];
     }
     size_t cap = 0;

@@ -50,8 +50,8 @@
     X(LDS, SREG, NONE, STR, FY_K_ALL, "s[a] = string c")                                       \
     X(HOST, HOST, NONE, NONE, FY_K_DET | FY_K_CNV, "host call a on s0..s3; sets acc (and v)")  \
     X(KIND, KIND, NONE, NONE, FY_K_CLS | FY_K_CNV, "acc = the object is of kind a")            \
-    X(NODE, BOOL, NONE, STR, FY_K_CLS | FY_K_CNV,                                              \
-      "acc = the object's folder/key matches glob c (a=1: or lies below a match)")             \
+    X(NODE, MASK, NONE, STR, FY_K_CLS | FY_K_CNV,                                              \
+      "acc = folder/key matches glob c (a bit 1: or lies below; bit 2: c has no wildcard)")    \
     X(LEAF, NONE, NONE, STR, FY_K_CLS | FY_K_CNV, "acc = the object's name matches glob c")    \
     X(SIZE, CMP, NONE, CONST, FY_K_CLS, "acc = size <a> const c")                              \
     X(MTIME, CMP, NONE, CONST, FY_K_CLS, "acc = modification time (source local) <a> const c") \

@@ -65,6 +65,10 @@ typedef struct fy_prog_root {
     uint32_t path;   /* STR: normalised literal folder / key ("<My Documents>", "HKCU\\Software\\X") */
 } fy_prog_root;
 
+/* The dispatch tree is at most this many levels below its root: rules whose literal prefix is
+ * longer hang at that depth (their own NODE test still checks the rest). */
+#define FY_DISPATCH_MAX_DEPTH 32
+
 /* Dispatch prefix tree: literal path components, case-folded at compile time.
  * Rules whose node starts with a wildcard (or "*") hang on node 0. */
 typedef struct fy_prog_dnode {

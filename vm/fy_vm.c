@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+
 /* Per-app stage-1 state, reset lazily through the `touched` list. */
 typedef struct app_best {
     uint32_t spec;
@@ -36,20 +37,28 @@ struct fy_vm {
     app_best *best;      /* napps + 1 (the last slot: rules without an app) */
     uint32_t *touched;   /* apps touched by the current object */
     uint32_t ntouched;
-    uint32_t *cand;      /* candidate rules from the dispatch tree */
-    uint32_t ncand, cand_cap;
+    uint64_t *order;     /* per rule: its place in the trial order (order_key) */
+    uint32_t *all;       /* every rule in trial order, for fy_vm_classify_all */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     char err[256];
 };
 
-static void cand_push(fy_vm *vm, uint32_t r)
+/* The order in which candidates are tried, so that the first decisive match ends the run:
+ * unconditional excludes first (lowest index speaks), then template rules from the last
+ * (last match wins), then the content selection (all of it: per-app precedence). */
+static uint64_t order_key(const fy_program *p, uint32_t ri)
 {
-    if (vm->ncand == vm->cand_cap) {
-        vm->cand_cap = vm->cand_cap ? vm->cand_cap * 2 : 64;
-        vm->cand = fy_xrealloc(vm->cand, vm->cand_cap * sizeof(*vm->cand));
-    }
-    vm->cand[vm->ncand++] = r;
+    uint8_t st = p->rules[ri].stage;
+    if (st == 3) return ri;
+    if (st == 2) return (1ull << 32) | (UINT32_MAX - ri);
+    return (2ull << 32) | ri;
+}
+
+static int cmp_order(const void *a, const void *b, void *ctx)
+{
+    uint64_t x = order_key(ctx, *(const uint32_t *)a), y = order_key(ctx, *(const uint32_t *)b);
+    return x < y ? -1 : x > y;
 }
 
 fy_vm *fy_vm_new(const fy_program *p, const fy_vm_host *host)
@@ -59,8 +68,13 @@ fy_vm *fy_vm_new(const fy_program *p, const fy_vm_host *host)
     if (host) vm->host = *host;
     vm->best = fy_xcalloc(p->napps + 1, sizeof(*vm->best));
     vm->touched = fy_xcalloc(p->napps + 1, sizeof(*vm->touched));
-    vm->cand_cap = p->nrules < 64 ? 64 : p->nrules; /* never grows during a run */
-    vm->cand = fy_xcalloc(vm->cand_cap, sizeof(*vm->cand));
+    vm->order = fy_xcalloc(p->nrules ? p->nrules : 1, sizeof(*vm->order));
+    vm->all = fy_xcalloc(p->nrules ? p->nrules : 1, sizeof(*vm->all));
+    for (uint32_t i = 0; i < p->nrules; i++) {
+        vm->order[i] = order_key(p, i);
+        vm->all[i] = i;
+    }
+    qsort_r(vm->all, p->nrules, sizeof(*vm->all), cmp_order, (void *)p);
     vm->md = pcre2_match_data_create(32, NULL);
     vm->mctx = pcre2_match_context_create(NULL);
     if (!vm->md || !vm->mctx) abort();
@@ -73,7 +87,8 @@ void fy_vm_free(fy_vm *vm)
     if (!vm) return;
     free(vm->best);
     free(vm->touched);
-    free(vm->cand);
+    free(vm->order);
+    free(vm->all);
     fy_buf_free(&vm->v);
     fy_buf_free(&vm->vtext);
     fy_buf_free(&vm->version);
@@ -121,8 +136,17 @@ static bool cmp_i64(uint8_t cmp, int64_t x, int64_t y)
 
 /* Does `folder` match the node glob, or (recurse) lie below a folder that does? The star in a
  * node never crosses '\\'; "*" alone means anywhere. */
-static bool node_match(const char *node, size_t nn, const char *f, size_t fn, bool recurse)
+enum { NODE_RECURSE = 1, NODE_LITERAL = 2 };
+
+static bool node_match(const char *node, size_t nn, const char *f, size_t fn, unsigned flags)
 {
+    bool recurse = flags & NODE_RECURSE;
+    if (flags & NODE_LITERAL) {
+        /* Case folding keeps UTF-8 lengths (fy_fold_cp maps within equal-length ranges), so
+         * a literal node is a prefix comparison. */
+        if (fn < nn || fy_strcasecmp_u8(node, nn, f, nn) != 0) return false;
+        return fn == nn || (recurse && f[nn] == '\\');
+    }
     if (nn == 1 && node[0] == '*') return true;
     if (!recurse) return fy_glob_match(node, nn, f, fn, false);
     /* Try every prefix of f that ends at a component boundary, shortest first. A literal
@@ -584,45 +608,67 @@ static bool rule_applies(const fy_vm *vm, const fy_prog_rule *r, const fy_object
     return true;
 }
 
-static void decide(fy_vm *vm, const fy_object *o, const uint32_t *rules, uint32_t n,
+/* A run: a slice of rule indices already in trial order (DREFS lists are sorted so by the
+ * compiler; vm->all by fy_vm_new). Classification merges the runs it meets lazily, trying
+ * the next rule in the global order each time, so the first decisive match ends the work
+ * without gathering or sorting every candidate. */
+typedef struct run_slice {
+    const uint32_t *r;
+    uint32_t n;
+} run_slice;
+
+static void decide(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t nruns,
                    fy_verdict *out)
 {
     const fy_program *p = vm->p;
+    const uint64_t *key = vm->order;
     uint32_t best2 = FY_NONE, uncond = FY_NONE, matched = 0;
     vm->ntouched = 0;
     vm->obj = o;
     vm->mobj = NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t ri = rules[i];
+    for (;;) {
+        /* the run whose head comes first in the trial order */
+        uint32_t pick = FY_NONE;
+        uint64_t best = UINT64_MAX;
+        for (uint32_t k = 0; k < nruns; k++) {
+            if (runs[k].n && key[runs[k].r[0]] < best) {
+                best = key[runs[k].r[0]];
+                pick = k;
+            }
+        }
+        if (pick == FY_NONE) break;
+        uint32_t ri = runs[pick].r[0];
+        runs[pick].r++;
+        runs[pick].n--;
         const fy_prog_rule *r = &p->rules[ri];
         if (!rule_applies(vm, r, o)) continue;
-        if (r->stage == 2 && best2 != FY_NONE && ri < best2) continue; /* cannot win */
-        if (r->stage == 3 && uncond != FY_NONE && ri > uncond) continue; /* first one speaks */
         if (run(vm, r->entry) != 1) continue;
         matched++;
         if (r->stage == 3) {
-            uncond = ri; /* lower than any found before, by the skip above */
-        } else if (r->stage == 2) {
+            uncond = ri;
+            break;
+        }
+        if (r->stage == 2) {
             best2 = ri;
-        } else {
-            uint32_t slot = r->app == FY_NONE ? p->napps : r->app;
-            app_best *b = &vm->best[slot];
-            if (!b->seen) {
-                b->seen = 1;
-                b->spec = r->specificity;
-                b->rule = ri;
-                b->action = r->action;
-                vm->touched[vm->ntouched++] = slot;
-            } else if (r->specificity > b->spec ||
-                       (r->specificity == b->spec &&
-                        ((r->action == 2 && b->action != 2) ||
-                         (r->action == b->action && ri < b->rule)))) {
-                /* Ties: an exclude wins; between equals the earlier rule speaks, so the
-                 * verdict does not depend on the order candidates were met. */
-                b->spec = r->specificity;
-                b->rule = ri;
-                b->action = r->action;
-            }
+            break; /* overrides the content selection */
+        }
+        uint32_t slot = r->app == FY_NONE ? p->napps : r->app;
+        app_best *b = &vm->best[slot];
+        if (!b->seen) {
+            b->seen = 1;
+            b->spec = r->specificity;
+            b->rule = ri;
+            b->action = r->action;
+            vm->touched[vm->ntouched++] = slot;
+        } else if (r->specificity > b->spec ||
+                   (r->specificity == b->spec &&
+                    ((r->action == 2 && b->action != 2) ||
+                     (r->action == b->action && ri < b->rule)))) {
+            /* Ties: an exclude wins; between equals the earlier rule speaks, so the
+             * verdict does not depend on the order candidates were met. */
+            b->spec = r->specificity;
+            b->rule = ri;
+            b->action = r->action;
         }
     }
     uint32_t decider = FY_NONE;
@@ -637,10 +683,10 @@ static void decide(fy_vm *vm, const fy_object *o, const uint32_t *rules, uint32_
     uint32_t inc = FY_NONE, exc = FY_NONE;
     for (uint32_t i = 0; i < vm->ntouched; i++) {
         app_best *b = &vm->best[vm->touched[i]];
-        uint32_t *pick = b->action == 1 ? &inc : &exc;
-        if (*pick == FY_NONE || b->spec > p->rules[*pick].specificity ||
-            (b->spec == p->rules[*pick].specificity && b->rule < *pick))
-            *pick = b->rule;
+        uint32_t *slot = b->action == 1 ? &inc : &exc;
+        if (*slot == FY_NONE || b->spec > p->rules[*slot].specificity ||
+            (b->spec == p->rules[*slot].specificity && b->rule < *slot))
+            *slot = b->rule;
         b->seen = 0;
     }
     if (d == FY_DECIDE_NONE && inc != FY_NONE) decider = inc, d = FY_DECIDE_INCLUDE;
@@ -657,13 +703,18 @@ static void decide(fy_vm *vm, const fy_object *o, const uint32_t *rules, uint32_
     vm->obj = NULL;
 }
 
-/* Collects candidate rules from the dispatch tree: at every node along the object's folder,
- * the rules anchored there and those in the bucket of the object's extension. */
-static void gather(fy_vm *vm, const fy_object *o)
+static int cmp_ext(const fy_program *p, uint32_t ext, const char *e, size_t en)
+{
+    return fy_strcasecmp_u8(p->str[ext], p->str_len[ext], e, en);
+}
+
+/* Walks the dispatch tree along the object's folder; at every node met, the rules anchored
+ * there and those in the bucket of the object's extension become runs. */
+static uint32_t gather(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t max)
 {
     const fy_program *p = vm->p;
-    vm->ncand = 0;
-    if (!p->ndnodes) return;
+    uint32_t nruns = 0;
+    if (!p->ndnodes) return 0;
     const char *ext = NULL;
     size_t extn = 0;
     if (o->kind == FY_OBJ_KIND_FILE) {
@@ -677,17 +728,17 @@ static void gather(fy_vm *vm, const fy_object *o)
     }
     uint32_t node = 0;
     size_t pos = 0;
-    for (;;) {
+    while (nruns + 2 <= max) {
         const fy_prog_dnode *d = &p->dnodes[node];
-        for (uint32_t i = 0; i < d->nrefs; i++) cand_push(vm, p->drefs[d->first_ref + i]);
+        if (d->nrefs) runs[nruns++] = (run_slice){p->drefs + d->first_ref, d->nrefs};
         if (ext && d->nexts) {
             uint32_t lo = 0, hi = d->nexts;
             while (lo < hi) {
                 uint32_t mid = lo + (hi - lo) / 2;
                 const fy_prog_dext *x = &p->dexts[d->first_ext + mid];
-                int c = fy_strcasecmp_u8(p->str[x->ext], p->str_len[x->ext], ext, extn);
+                int c = cmp_ext(p, x->ext, ext, extn);
                 if (c == 0) {
-                    for (uint32_t k = 0; k < x->nrefs; k++) cand_push(vm, p->drefs[x->first_ref + k]);
+                    runs[nruns++] = (run_slice){p->drefs + x->first_ref, x->nrefs};
                     break;
                 }
                 if (c < 0)
@@ -718,22 +769,23 @@ static void gather(fy_vm *vm, const fy_object *o)
         node = next;
         pos = e < o->folder_len ? e + 1 : e;
     }
+    return nruns;
 }
 
 int fy_vm_classify(fy_vm *vm, const fy_object *obj, fy_verdict *out)
 {
     vm->err[0] = 0;
-    gather(vm, obj);
-    decide(vm, obj, vm->cand, vm->ncand, out);
+    run_slice runs[(FY_DISPATCH_MAX_DEPTH + 1) * 2];
+    uint32_t n = gather(vm, obj, runs, FY_ARRAY_LEN(runs));
+    decide(vm, obj, runs, n, out);
     return 0;
 }
 
 int fy_vm_classify_all(fy_vm *vm, const fy_object *obj, fy_verdict *out)
 {
     vm->err[0] = 0;
-    vm->ncand = 0;
-    for (uint32_t i = 0; i < vm->p->nrules; i++) cand_push(vm, i);
-    decide(vm, obj, vm->cand, vm->ncand, out);
+    run_slice all = {vm->all, vm->p->nrules};
+    decide(vm, obj, &all, 1, out);
     return 0;
 }
 
