@@ -98,18 +98,44 @@ static int parse_args(int argc, char **argv, args *a)
     return 0;
 }
 
+static const char *strip_prefix(const char *key, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    while (n && prefix[n - 1] == '\\') n--;
+    if (!n || strlen(key) < n || fy_strcasecmp_u8(key, n, prefix, n) != 0) return NULL;
+    if (key[n] == 0) return key + n;
+    return key[n] == '\\' ? key + n + 1 : NULL;
+}
+
 /* KEY of the command line -> a key of the hive: relative to the root, or spelt with the
- * prefix the export writes ("HKEY_CURRENT_USER\Software\x"). */
+ * prefix the export writes or any prefix the hive's kind maps ("HKEY_CURRENT_USER\x",
+ * "HKCU\x"). */
 static fy_reg_key *find_key(fy_reg *r, const char *key, const char *prefix)
 {
     while (*key == '\\') key++;
     fy_reg_key *k = fy_reg_key_open(r, NULL, key);
-    if (k || !*prefix) return k;
-    size_t n = strlen(prefix);
-    if (strlen(key) >= n && fy_strcasecmp_u8(key, n, prefix, n) == 0 &&
-        (key[n] == 0 || key[n] == '\\'))
-        return fy_reg_key_open(r, NULL, key + n);
-    return NULL;
+    if (k) return k;
+    const char *e = strchr(key, '\\');
+    const char *root = fy_reg_root_key_name(key, e ? (size_t)(e - key) : strlen(key));
+    char *full = root ? fy_xasprintf("%s%s", root, e ? e : "") : fy_xstrdup(key);
+    const fy_reg_map *maps;
+    size_t n = fy_reg_maps(r, &maps);
+    const char *rest;
+    if ((rest = strip_prefix(full, prefix)) || (rest = strip_prefix(key, prefix))) {
+        k = fy_reg_key_open(r, NULL, rest);
+    } else if ((rest = strip_prefix(full, fy_reg_default_prefix(r)))) {
+        k = fy_reg_key_open(r, NULL, rest);
+    } else {
+        for (size_t i = 0; i < n && !k; i++) {
+            if (!(rest = strip_prefix(full, maps[i].prefix))) continue;
+            char *p = *maps[i].subpath ? fy_xasprintf("%s\\%s", maps[i].subpath, rest)
+                                       : fy_xstrdup(rest);
+            k = fy_reg_key_open(r, NULL, p);
+            free(p);
+        }
+    }
+    free(full);
+    return k;
 }
 
 static int cmd_export(const args *a)

@@ -321,7 +321,18 @@ static int tree_value_set(fy_reg *r, fy_reg_key *k, const char *name, uint32_t t
                  MAX_VALUE_NAME);
         return -1;
     }
+    /* fy_regkey_set_value frees the old data before copying the new: data borrowed from
+     * the value being replaced (get, then set) must be copied first. */
+    const fy_regval *old = fy_regkey_value(TK(k), name);
+    void *copy = NULL;
+    if (old && len && (const uint8_t *)data >= old->data &&
+        (const uint8_t *)data < old->data + old->len) {
+        copy = fy_xmalloc(len);
+        memcpy(copy, data, len);
+        data = copy;
+    }
     fy_regkey_set_value(TK(k), name, type, data, len);
+    free(copy);
     TK(k)->last_write = filetime_now();
     return 0;
 }

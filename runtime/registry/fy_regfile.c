@@ -194,7 +194,7 @@ static size_t utf16_units(const char *s, size_t n)
     return u;
 }
 
-static fy_regop *add_op(parser *p, fy_regop_kind kind, const char *at)
+static fy_regop *add_op(parser *p, fy_regop_kind kind, uint32_t line, uint32_t col)
 {
     fy_regfile *f = p->f;
     if (f->nops == f->cap) {
@@ -204,8 +204,8 @@ static fy_regop *add_op(parser *p, fy_regop_kind kind, const char *at)
     fy_regop *op = &f->ops[f->nops++];
     memset(op, 0, sizeof(*op));
     op->kind = kind;
-    op->line = p->line;
-    op->col = col_of(p, at);
+    op->line = line;
+    op->col = col;
     return op;
 }
 
@@ -272,7 +272,7 @@ static void parse_key(parser *p, const char *s)
         }
         c = sep ? sep + 1 : e;
     }
-    fy_regop *op = add_op(p, del ? FY_REGOP_DELETE_KEY : FY_REGOP_KEY, s);
+    fy_regop *op = add_op(p, del ? FY_REGOP_DELETE_KEY : FY_REGOP_KEY, p->line, col_of(p, s));
     op->key = fy_arena_strndup(&p->f->arena, b, (size_t)(e - b));
     p->key = op->key;
     p->key_deleted = del;
@@ -371,6 +371,8 @@ static void parse_value(parser *p, const char *s)
                 "last key above them)");
         return;
     }
+    /* Where the value starts: a hex list may move the parser to later lines. */
+    uint32_t line0 = p->line, col0 = col_of(p, s);
     const char *name;
     const char *c;
     if (*s == '@') {
@@ -465,12 +467,12 @@ static void parse_value(parser *p, const char *s)
         return;
     }
     if (p->key_deleted) {
-        diag_at(p, FY_DIAG_WARNING, s, "reg-syntax",
-                "value under a [-KEY] line (a key being deleted) is ignored");
+        fy_diag_add(p->d, FY_DIAG_WARNING, p->file, line0, col0, "reg-syntax",
+                    "value under a [-KEY] line (a key being deleted) is ignored");
         free(conv);
         return;
     }
-    fy_regop *op = add_op(p, del ? FY_REGOP_DELETE_VALUE : FY_REGOP_VALUE, s);
+    fy_regop *op = add_op(p, del ? FY_REGOP_DELETE_VALUE : FY_REGOP_VALUE, line0, col0);
     op->key = p->key;
     op->name = name;
     if (!del) {
