@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define MAX_ERRORS 50
-#define MAX_KEY_DEPTH 512     /* Windows' limit on key path depth */
+#define MAX_KEY_DEPTH 520     /* Windows allows 512 levels below a root key; + the prefix */
 #define MAX_KEY_NAME 255      /* UTF-16 units */
 #define MAX_VALUE_NAME 16383  /* UTF-16 units */
 
@@ -1017,9 +1017,10 @@ static void out_hex(fy_regfile_writer *w, size_t line_len, const uint8_t *d, siz
     out_lit(w, "\r\n");
 }
 
-static bool name_writable(const char *s)
+/* A name the parser takes back: no line break, within Windows' length limit. */
+static bool name_writable(const char *s, size_t max_units)
 {
-    return !strpbrk(s, "\r\n");
+    return !strpbrk(s, "\r\n") && utf16_units(s, strlen(s)) <= max_units;
 }
 
 fy_regfile_writer *fy_regfile_writer_fd(int fd, fy_regfile_format fmt)
@@ -1140,8 +1141,8 @@ static void skip_warn(fy_diags *warnings, const char *what, const fy_buf *path,
 {
     if (!warnings) return;
     fy_diag_add(warnings, FY_DIAG_WARNING, NULL, 0, 0, "reg-export",
-                "%s \"%s\" under [%.*s] cannot be written in a .reg file (its name has a "
-                "line break%s); skipped",
+                "%s \"%.80s\" under [%.*s] cannot be written in a .reg file (its name has a "
+                "line break%s, or is longer than Windows allows); skipped",
                 what, name, (int)path->len, (const char *)path->data,
                 *what == 'k' ? ", a backslash or is empty" : "");
 }
@@ -1152,7 +1153,7 @@ static void write_tree_rec(fy_regfile_writer *w, const fy_regkey *k, fy_buf *pat
     fy_regfile_write_key(w, fy_buf_cstr(path), false);
     for (size_t i = 0; i < k->nval; i++) {
         const fy_regval *v = &k->val[i];
-        if (!name_writable(v->name)) {
+        if (!name_writable(v->name, MAX_VALUE_NAME)) {
             skip_warn(warnings, "value", path, v->name);
             (*skipped)++;
             continue;
@@ -1161,13 +1162,13 @@ static void write_tree_rec(fy_regfile_writer *w, const fy_regkey *k, fy_buf *pat
     }
     for (size_t i = 0; i < k->nsub; i++) {
         const fy_regkey *c = k->sub[i];
-        if (!*c->name || strchr(c->name, '\\') || !name_writable(c->name)) {
+        if (!*c->name || strchr(c->name, '\\') || !name_writable(c->name, MAX_KEY_NAME)) {
             skip_warn(warnings, "key", path, c->name);
             (*skipped)++;
             continue;
         }
         size_t mark = path->len;
-        if (path->len) fy_buf_putc(path, '\\');
+        if (path->len && path->data[path->len - 1] != '\\') fy_buf_putc(path, '\\');
         fy_buf_puts(path, c->name);
         write_tree_rec(w, c, path, warnings, skipped);
         path->len = mark;

@@ -78,6 +78,10 @@ has "$T/first" '[HKEY_LOCAL_MACHINE\SAM\SAM\Domains\Account\Users\Names]'
 expect 0 "$FERRY" reg export "$T/SAM" 'HKEY_LOCAL_MACHINE\SAM\SAM\Domains' --prefix 'HKEY_USERS\X'
 utf8 "$T/out" | sed -n 3p > "$T/first"
 has "$T/first" '[HKEY_USERS\X\SAM\Domains]'
+expect 0 "$FERRY" reg export "$T/SAM" 'SAM\Domains' --prefix ''
+utf8 "$T/out" | grep '^\[' > "$T/first"
+has "$T/first" '[\SAM\Domains]'
+has "$T/first" '[\SAM\Domains\Account]'
 expect 6 "$FERRY" reg export "$T/SAM" 'No\Such\Key' && has "$T/err" 'no key "No\Such\Key"'
 expect 7 "$FERRY" reg export "$T/SAM" -o "$T/missing-dir/x.reg" && has "$T/err" "missing-dir"
 expect 0 "$FERRY" reg export "$T/NTUSER.DAT" 'Control Panel\Desktop' -o "$T/desk.reg"
