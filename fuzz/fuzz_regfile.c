@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Into a hive that exists only in memory (never committed). */
         fy_reg *r = NULL;
         char err[512];
-        if (fy_reg_open_hive("/nonexistent-ferry-fuzz/NTUSER.DAT", FY_REG_OPEN_CREATE, &d, &r,
-                             err, sizeof err) == 0) {
+        if (fy_reg_open_hive("/nonexistent-ferry-fuzz/NTUSER.DAT", FY_REG_OPEN_CREATE, &d, &r, err,
+                             sizeof err) == 0) {
             if (fy_regfile_apply(f, r, NULL, "fuzz.reg", &d) == 0) {
                 fy_buf out = {0};
                 fy_regfile_writer *w = fy_regfile_writer_mem(&out, FY_REGFILE_V5);

@@ -56,7 +56,8 @@ static void print_diags(const fy_diags *d)
 static size_t count_check(const fy_diags *d, const char *check)
 {
     size_t n = 0;
-    for (size_t i = 0; i < d->n; i++) n += strcmp(d->v[i].check, check) == 0;
+    for (size_t i = 0; i < d->n; i++)
+        n += strcmp(d->v[i].check, check) == 0;
     return n;
 }
 
@@ -101,7 +102,8 @@ static int parse_args(int argc, char **argv, args *a)
 static const char *strip_prefix(const char *key, const char *prefix)
 {
     size_t n = strlen(prefix);
-    while (n && prefix[n - 1] == '\\') n--;
+    while (n && prefix[n - 1] == '\\')
+        n--;
     if (!n || strlen(key) < n || fy_strcasecmp_u8(key, n, prefix, n) != 0) return NULL;
     if (key[n] == 0) return key + n;
     return key[n] == '\\' ? key + n + 1 : NULL;
@@ -112,7 +114,8 @@ static const char *strip_prefix(const char *key, const char *prefix)
  * "HKCU\x"). */
 static fy_reg_key *find_key(fy_reg *r, const char *key, const char *prefix)
 {
-    while (*key == '\\') key++;
+    while (*key == '\\')
+        key++;
     fy_reg_key *k = fy_reg_key_open(r, NULL, key);
     if (k) return k;
     const char *e = strchr(key, '\\');
@@ -128,8 +131,8 @@ static fy_reg_key *find_key(fy_reg *r, const char *key, const char *prefix)
     } else {
         for (size_t i = 0; i < n && !k; i++) {
             if (!(rest = strip_prefix(full, maps[i].prefix))) continue;
-            char *p = *maps[i].subpath ? fy_xasprintf("%s\\%s", maps[i].subpath, rest)
-                                       : fy_xstrdup(rest);
+            char *p =
+                *maps[i].subpath ? fy_xasprintf("%s\\%s", maps[i].subpath, rest) : fy_xstrdup(rest);
             k = fy_reg_key_open(r, NULL, p);
             free(p);
         }
@@ -162,8 +165,9 @@ static int cmd_export(const args *a)
     fy_reg_key *k = find_key(r, key, prefix);
     if (!k || !t) {
         print_diags(&d);
-        fprintf(stderr, "ferry reg: %s: no key \"%s\" in this hive (KEY is relative to the "
-                        "hive's root, e.g. Software\\Microsoft)\n",
+        fprintf(stderr,
+                "ferry reg: %s: no key \"%s\" in this hive (KEY is relative to the "
+                "hive's root, e.g. Software\\Microsoft)\n",
                 hive, key);
         rc = FY_EXIT_MACHINE;
         goto done;
@@ -171,7 +175,8 @@ static int cmd_export(const args *a)
     /* The stored spelling of the key's path, as regedit shows it. */
     kpath = fy_regkey_path((const fy_regkey *)k);
     size_t pl = strlen(prefix);
-    while (pl && prefix[pl - 1] == '\\') pl--;
+    while (pl && prefix[pl - 1] == '\\')
+        pl--;
     if (pl == 0)
         path = fy_xasprintf("\\%s", kpath); /* relative, as hivexregedit writes */
     else if (*kpath)
@@ -237,8 +242,7 @@ static int cmd_import(const args *a)
         rc = FY_EXIT_MACHINE;
         goto done;
     }
-    if (fy_reg_open_hive(hive, a->create ? FY_REG_OPEN_CREATE : 0, &d, &r, err, sizeof err) !=
-        0) {
+    if (fy_reg_open_hive(hive, a->create ? FY_REG_OPEN_CREATE : 0, &d, &r, err, sizeof err) != 0) {
         print_diags(&d);
         fprintf(stderr, "ferry reg: %s\n", err);
         rc = FY_EXIT_MACHINE;
@@ -247,8 +251,8 @@ static int cmd_import(const args *a)
     prefix = a->prefix ? fy_xstrdup(a->prefix) : fy_regfile_choose_prefix(f, r, regpath, &d);
     if (!prefix || fy_regfile_apply(f, r, a->prefix, regpath, &d) != 0) {
         print_diags(&d);
-        fprintf(stderr, "ferry reg: %s: nothing imported into %s; fix the errors above\n",
-                regpath, hive);
+        fprintf(stderr, "ferry reg: %s: nothing imported into %s; fix the errors above\n", regpath,
+                hive);
         rc = FY_EXIT_PROGRAM;
         goto done;
     }
@@ -263,8 +267,9 @@ static int cmd_import(const args *a)
         keys += f->ops[i].kind == FY_REGOP_KEY || f->ops[i].kind == FY_REGOP_DELETE_KEY;
         values += f->ops[i].kind == FY_REGOP_VALUE || f->ops[i].kind == FY_REGOP_DELETE_VALUE;
     }
-    fprintf(stderr, "ferry reg: imported %s into %s (%s = the hive's root): %zu keys, %zu "
-                    "values\n",
+    fprintf(stderr,
+            "ferry reg: imported %s into %s (%s = the hive's root): %zu keys, %zu "
+            "values\n",
             regpath, hive, *prefix ? prefix : "relative keys", keys, values);
 done:
     free(prefix);

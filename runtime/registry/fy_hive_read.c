@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_DEPTH 512         /* Windows refuses deeper key paths */
+#define MAX_DEPTH 512          /* Windows refuses deeper key paths */
 #define MAX_DAMAGE_WARNINGS 50 /* then one summary line */
 
 typedef struct walk_item {
@@ -82,7 +82,8 @@ static void drop_duplicate_values(reader *r, fy_regkey *k)
 {
     if (k->nval < 2) return;
     size_t *idx = fy_xmalloc(k->nval * sizeof(*idx));
-    for (size_t i = 0; i < k->nval; i++) idx[i] = i;
+    for (size_t i = 0; i < k->nval; i++)
+        idx[i] = i;
     qsort_r(idx, k->nval, sizeof(*idx), cmp_val_index, k);
     bool *drop = NULL;
     for (size_t i = 1; i < k->nval; i++) {
@@ -116,7 +117,8 @@ static void read_values(reader *r, hive_node_h node, fy_regkey *k)
         return;
     }
     size_t n = 0;
-    while (vals[n]) n++;
+    while (vals[n])
+        n++;
     if (n) {
         k->val = fy_xrealloc(k->val, (k->nval + n) * sizeof(*k->val));
         k->val_cap = k->nval + n;

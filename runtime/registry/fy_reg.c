@@ -128,16 +128,15 @@ int fy_reg_get_value(fy_reg *r, fy_reg_key *k, const char *name, fy_reg_value *o
     return r->be->value_get(r, k, name ? name : "", out);
 }
 
-int fy_reg_set_value(fy_reg *r, fy_reg_key *k, const char *name, uint32_t type,
-                     const void *data, uint32_t len, char *err, size_t err_size)
+int fy_reg_set_value(fy_reg *r, fy_reg_key *k, const char *name, uint32_t type, const void *data,
+                     uint32_t len, char *err, size_t err_size)
 {
     int rc = r->be->value_set(r, k, name ? name : "", type, data, len, err, err_size);
     if (rc == 0) r->changed = true;
     return rc;
 }
 
-int fy_reg_delete_key(fy_reg *r, fy_reg_key *base, const char *path, char *err,
-                      size_t err_size)
+int fy_reg_delete_key(fy_reg *r, fy_reg_key *base, const char *path, char *err, size_t err_size)
 {
     int rc = r->be->key_delete(r, base, path ? path : "", err, err_size);
     if (rc == 0) r->changed = true;
@@ -155,7 +154,8 @@ char **fy_reg_list_subkeys(fy_reg *r, fy_reg_key *k, size_t *n)
 {
     *n = fy_reg_subkey_count(r, k);
     char **v = fy_xcalloc(*n ? *n : 1, sizeof(*v));
-    for (size_t i = 0; i < *n; i++) v[i] = fy_xstrdup(fy_reg_subkey_name(r, k, i));
+    for (size_t i = 0; i < *n; i++)
+        v[i] = fy_xstrdup(fy_reg_subkey_name(r, k, i));
     return v;
 }
 
@@ -173,7 +173,8 @@ char **fy_reg_list_values(fy_reg *r, fy_reg_key *k, size_t *n)
 void fy_reg_strv_free(char **v, size_t n)
 {
     if (!v) return;
-    for (size_t i = 0; i < n; i++) free(v[i]);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -228,8 +229,8 @@ static fy_reg_key *tree_key_create(fy_reg *r, fy_reg_key *base, const char *path
             return NULL;
         }
         if (utf16_units(q, n) > MAX_KEY_NAME) {
-            snprintf(err, err_size, "key name \"%.*s...\" is longer than %d characters",
-                     40, q, MAX_KEY_NAME);
+            snprintf(err, err_size, "key name \"%.*s...\" is longer than %d characters", 40, q,
+                     MAX_KEY_NAME);
             return NULL;
         }
         q += n;
@@ -415,8 +416,8 @@ static void set_hive_prefix(fy_reg *r)
     }
 }
 
-int fy_reg_open_hive(const char *path, unsigned flags, fy_diags *warnings, fy_reg **out,
-                     char *err, size_t err_size)
+int fy_reg_open_hive(const char *path, unsigned flags, fy_diags *warnings, fy_reg **out, char *err,
+                     size_t err_size)
 {
     int rc = -1;
     char *recovered = NULL;
@@ -503,8 +504,8 @@ bool fy_reg_is_regfile(const fy_reg *r)
     return r->be == &regfile_backend;
 }
 
-int fy_reg_open_regfile(const char *path, unsigned flags, fy_diags *diags, fy_reg **out,
-                        char *err, size_t err_size)
+int fy_reg_open_regfile(const char *path, unsigned flags, fy_diags *diags, fy_reg **out, char *err,
+                        size_t err_size)
 {
     fy_diags own = {0};
     fy_diags *d = diags ? diags : &own;
@@ -621,7 +622,8 @@ size_t fy_reg_maps_for_names(const char *base_block_name, const char *file_path,
     const hive_kind *k = NULL;
     /* The base block keeps the tail of the path Windows loaded the hive from, so it names
      * the kind even when the file was renamed when copied off the machine. */
-    if (base_block_name && *base_block_name) k = kind_by_exact_name(base_name(base_block_name, '\\'));
+    if (base_block_name && *base_block_name)
+        k = kind_by_exact_name(base_name(base_block_name, '\\'));
     if (!k && file_path && *file_path) {
         const char *b = base_name(file_path, '/');
         k = kind_by_exact_name(b);
@@ -646,8 +648,8 @@ const char *fy_reg_default_prefix(const fy_reg *r)
 const char *fy_reg_root_key_name(const char *name, size_t n)
 {
     static const char *const full[][2] = {
-        {"HKEY_LOCAL_MACHINE", "HKLM"}, {"HKEY_CURRENT_USER", "HKCU"},
-        {"HKEY_CLASSES_ROOT", "HKCR"},  {"HKEY_USERS", "HKU"},
+        {"HKEY_LOCAL_MACHINE", "HKLM"},  {"HKEY_CURRENT_USER", "HKCU"},
+        {"HKEY_CLASSES_ROOT", "HKCR"},   {"HKEY_USERS", "HKU"},
         {"HKEY_CURRENT_CONFIG", "HKCC"}, {"HKEY_PERFORMANCE_DATA", NULL},
         {"HKEY_DYN_DATA", NULL},
     };
@@ -663,12 +665,18 @@ const char *fy_reg_root_key_name(const char *name, size_t n)
 const char *fy_reg_type_name(uint32_t type)
 {
     static const char *const names[] = {
-        "REG_NONE",          "REG_SZ",
-        "REG_EXPAND_SZ",     "REG_BINARY",
-        "REG_DWORD",         "REG_DWORD_BIG_ENDIAN",
-        "REG_LINK",          "REG_MULTI_SZ",
-        "REG_RESOURCE_LIST", "REG_FULL_RESOURCE_DESCRIPTOR",
-        "REG_RESOURCE_REQUIREMENTS_LIST", "REG_QWORD",
+        "REG_NONE",
+        "REG_SZ",
+        "REG_EXPAND_SZ",
+        "REG_BINARY",
+        "REG_DWORD",
+        "REG_DWORD_BIG_ENDIAN",
+        "REG_LINK",
+        "REG_MULTI_SZ",
+        "REG_RESOURCE_LIST",
+        "REG_FULL_RESOURCE_DESCRIPTOR",
+        "REG_RESOURCE_REQUIREMENTS_LIST",
+        "REG_QWORD",
     };
     return type < FY_ARRAY_LEN(names) ? names[type] : "REG_UNKNOWN";
 }
@@ -696,7 +704,8 @@ char **fy_reg_multi_sz_decode(const uint8_t *data, uint32_t len, size_t *n)
         v[cnt++] = fy_utf16le_to_utf8(data + 2 * start, 2 * (i - start), false, NULL);
         start = i + 1;
     }
-    while (cnt && v[cnt - 1][0] == 0) free(v[--cnt]);
+    while (cnt && v[cnt - 1][0] == 0)
+        free(v[--cnt]);
     *n = cnt;
     return v;
 }
@@ -772,7 +781,8 @@ char *fy_reg_value_text(uint32_t type, const uint8_t *data, uint32_t len)
 static int parse_uint(const char *text, uint64_t max, uint64_t *out)
 {
     const char *p = text;
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
     int base = 10;
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) base = 16, p += 2;
     if (!*p) return -1;
@@ -786,7 +796,8 @@ static int parse_uint(const char *text, uint64_t max, uint64_t *out)
         else if (base == 16 && *p >= 'A' && *p <= 'F')
             d = *p - 'A' + 10;
         else if (*p == ' ' || *p == '\t') {
-            while (*p == ' ' || *p == '\t') p++;
+            while (*p == ' ' || *p == '\t')
+                p++;
             if (*p) return -1;
             break;
         } else
@@ -806,8 +817,7 @@ static int hexval(char c)
     return -1;
 }
 
-int fy_reg_value_from_text(uint32_t type, const char *text, fy_buf *out, char *err,
-                           size_t err_size)
+int fy_reg_value_from_text(uint32_t type, const char *text, fy_buf *out, char *err, size_t err_size)
 {
     uint64_t v;
     switch (type) {
@@ -829,8 +839,7 @@ int fy_reg_value_from_text(uint32_t type, const char *text, fy_buf *out, char *e
         if (type == FY_REG_DWORD) {
             fy_buf_u32(out, (uint32_t)v);
         } else {
-            uint8_t be[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
-                             (uint8_t)v};
+            uint8_t be[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
             fy_buf_put(out, be, 4);
         }
         return 0;
@@ -870,7 +879,8 @@ int fy_reg_value_from_text(uint32_t type, const char *text, fy_buf *out, char *e
         size_t start = out->len;
         const char *p = text;
         for (;;) {
-            while (*p == ' ' || *p == '\t' || *p == ',') p++;
+            while (*p == ' ' || *p == '\t' || *p == ',')
+                p++;
             if (!*p) break;
             int hi = hexval(p[0]), lo = p[1] ? hexval(p[1]) : -1;
             if (hi < 0 || lo < 0 || (p[2] && p[2] != ',' && p[2] != ' ' && p[2] != '\t')) {

@@ -48,12 +48,12 @@ enum {
 /* Opens a hive file. Dirty hives: logs replayed first; a hive whose logs are missing is read
  * as it stands with a warning in `warnings` (may be NULL), as is damage that skipped keys
  * or values. Errors: "PATH: not a registry hive or damaged (...)" and the like. */
-int fy_reg_open_hive(const char *path, unsigned flags, fy_diags *warnings, fy_reg **out,
-                     char *err, size_t err_size);
+int fy_reg_open_hive(const char *path, unsigned flags, fy_diags *warnings, fy_reg **out, char *err,
+                     size_t err_size);
 /* Opens a .reg file (any dialect fy_regfile.h reads). Syntax errors go to `diags` with
  * line and column, and the open fails with err saying how many. */
-int fy_reg_open_regfile(const char *path, unsigned flags, fy_diags *diags, fy_reg **out,
-                        char *err, size_t err_size);
+int fy_reg_open_regfile(const char *path, unsigned flags, fy_diags *diags, fy_reg **out, char *err,
+                        size_t err_size);
 /* Either of the above, by the file's first bytes ("regf" = hive); a missing file (with
  * FY_REG_OPEN_CREATE) is a .reg file when its name ends in .reg, else a hive. */
 int fy_reg_open(const char *path, unsigned flags, fy_diags *diags, fy_reg **out, char *err,
@@ -82,7 +82,7 @@ fy_reg_key *fy_reg_key_open(fy_reg *r, fy_reg_key *base, const char *path);
 fy_reg_key *fy_reg_key_create(fy_reg *r, fy_reg_key *base, const char *path, char *err,
                               size_t err_size);
 void fy_reg_key_close(fy_reg *r, fy_reg_key *k);
-const char *fy_reg_key_name(fy_reg *r, fy_reg_key *k); /* the root's name as stored */
+const char *fy_reg_key_name(fy_reg *r, fy_reg_key *k);    /* the root's name as stored */
 uint64_t fy_reg_key_last_write(fy_reg *r, fy_reg_key *k); /* FILETIME, 0 = unknown */
 
 /* Enumeration by index, 0..count-1 (subkeys in case-insensitive name order, values in
@@ -100,12 +100,11 @@ void fy_reg_strv_free(char **v, size_t n);
 /* 0 and *out filled (borrowed), or -1 when the key has no such value. */
 int fy_reg_get_value(fy_reg *r, fy_reg_key *k, const char *name, fy_reg_value *out);
 /* Sets (creates or replaces) a value; the data is copied. */
-int fy_reg_set_value(fy_reg *r, fy_reg_key *k, const char *name, uint32_t type,
-                     const void *data, uint32_t len, char *err, size_t err_size);
+int fy_reg_set_value(fy_reg *r, fy_reg_key *k, const char *name, uint32_t type, const void *data,
+                     uint32_t len, char *err, size_t err_size);
 /* Deletes the key at `path` below `base` and everything under it. -1 with err when it is
  * missing or is the root. */
-int fy_reg_delete_key(fy_reg *r, fy_reg_key *base, const char *path, char *err,
-                      size_t err_size);
+int fy_reg_delete_key(fy_reg *r, fy_reg_key *base, const char *path, char *err, size_t err_size);
 /* 0, or -1 when there was no such value. */
 int fy_reg_delete_value(fy_reg *r, fy_reg_key *k, const char *name);
 
@@ -134,8 +133,8 @@ const char *fy_reg_root_key_name(const char *name, size_t n);
 
 /* ---- value helpers ---- */
 
-const char *fy_reg_type_name(uint32_t type); /* "REG_SZ", ..., "REG_0x20000" style: static
-                                                 for known types, else "REG_UNKNOWN" */
+/* "REG_SZ", "REG_MULTI_SZ", ... for types 0 to 11; "REG_UNKNOWN" for others. Static. */
+const char *fy_reg_type_name(uint32_t type);
 /* Value as text: REG_SZ / EXPAND_SZ / LINK -> the string (up to its first NUL); DWORD,
  * DWORD_BIG_ENDIAN, QWORD -> unsigned decimal (when the data has that size); MULTI_SZ ->
  * the items joined by '\n'; anything else -> lowercase hex bytes joined by ','. */

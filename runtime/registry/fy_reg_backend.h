@@ -24,11 +24,10 @@ typedef struct fy_reg_backend {
     size_t (*value_count)(fy_reg *r, fy_reg_key *k);
     int (*value_at)(fy_reg *r, fy_reg_key *k, size_t i, fy_reg_value *out);
     int (*value_get)(fy_reg *r, fy_reg_key *k, const char *name, fy_reg_value *out);
-    int (*value_set)(fy_reg *r, fy_reg_key *k, const char *name, uint32_t type,
-                     const void *data, uint32_t len, char *err, size_t err_size);
+    int (*value_set)(fy_reg *r, fy_reg_key *k, const char *name, uint32_t type, const void *data,
+                     uint32_t len, char *err, size_t err_size);
     int (*value_delete)(fy_reg *r, fy_reg_key *k, const char *name);
-    int (*key_delete)(fy_reg *r, fy_reg_key *base, const char *path, char *err,
-                      size_t err_size);
+    int (*key_delete)(fy_reg *r, fy_reg_key *base, const char *path, char *err, size_t err_size);
     int (*commit)(fy_reg *r, char *err, size_t err_size);
     void (*destroy)(fy_reg *r); /* frees priv; may be NULL */
 } fy_reg_backend;
@@ -36,12 +35,12 @@ typedef struct fy_reg_backend {
 struct fy_reg {
     const fy_reg_backend *be;
     char *path;
-    fy_regtree *tree;        /* tree-keeping backends, else NULL */
-    bool changed;            /* set by the fy_reg_* mutators on success */
-    bool created;            /* the file did not exist: commit must write it */
-    const fy_reg_map *maps;  /* .reg prefixes of this root (static table), or NULL */
+    fy_regtree *tree;       /* tree-keeping backends, else NULL */
+    bool changed;           /* set by the fy_reg_* mutators on success */
+    bool created;           /* the file did not exist: commit must write it */
+    const fy_reg_map *maps; /* .reg prefixes of this root (static table), or NULL */
     size_t nmaps;
-    char *default_prefix;    /* what export writes */
+    char *default_prefix; /* what export writes */
     void *priv;
 };
 

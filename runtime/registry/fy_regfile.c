@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #define MAX_ERRORS 50
-#define MAX_KEY_DEPTH 520     /* Windows allows 512 levels below a root key; + the prefix */
-#define MAX_KEY_NAME 255      /* UTF-16 units */
-#define MAX_VALUE_NAME 16383  /* UTF-16 units */
+#define MAX_KEY_DEPTH 520    /* Windows allows 512 levels below a root key; + the prefix */
+#define MAX_KEY_NAME 255     /* UTF-16 units */
+#define MAX_VALUE_NAME 16383 /* UTF-16 units */
 
 static const char V5_HEADER[] = "Windows Registry Editor Version 5.00";
 static const char R4_HEADER[] = "REGEDIT4";
@@ -83,8 +83,8 @@ static void position_of(const uint8_t *in, size_t at, uint32_t *line, uint32_t *
     *col = (uint32_t)fy_utf8_count((const char *)in + ls, at - ls) + 1;
 }
 
-static int decode_input(const uint8_t *in, size_t n, const char *file, char **text,
-                        size_t *len, bool *utf16, fy_diags *d)
+static int decode_input(const uint8_t *in, size_t n, const char *file, char **text, size_t *len,
+                        bool *utf16, fy_diags *d)
 {
     const char *msg;
     *utf16 = n >= 2 && ((in[0] == 0xFF && in[1] == 0xFE) || (in[0] == 0xFE && in[1] == 0xFF));
@@ -171,7 +171,8 @@ static void diag_at(parser *p, fy_diag_level lvl, const char *at, const char *ch
 
 static const char *skip_ws(const char *s, const char *e)
 {
-    while (s < e && (*s == ' ' || *s == '\t')) s++;
+    while (s < e && (*s == ' ' || *s == '\t'))
+        s++;
     return s;
 }
 
@@ -240,7 +241,8 @@ static void parse_key(parser *p, const char *s)
     const char *b = s + 1, *e = rb;
     bool del = b < e && *b == '-';
     if (del) b++;
-    while (e > b + 1 && e[-1] == '\\') e--; /* [HKCU\Software\] = [HKCU\Software] */
+    while (e > b + 1 && e[-1] == '\\')
+        e--; /* [HKCU\Software\] = [HKCU\Software] */
     if (b == e) {
         ERR(p, s, "empty key path between [ and ]");
         p->key = NULL, p->key_failed = true;
@@ -265,8 +267,7 @@ static void parse_key(parser *p, const char *s)
             return;
         }
         if (++depth > MAX_KEY_DEPTH) {
-            ERR(p, c, "key path deeper than %d levels; Windows does not allow it",
-                MAX_KEY_DEPTH);
+            ERR(p, c, "key path deeper than %d levels; Windows does not allow it", MAX_KEY_DEPTH);
             p->key = NULL, p->key_failed = true;
             return;
         }
@@ -300,8 +301,7 @@ static const char *parse_quoted(parser *p, const char *q)
         fy_buf_putc(&p->tmp, (uint8_t)*s);
         s++;
     }
-    ERR(p, q,
-        "unterminated string: add the closing '\"' (write a '\"' inside a string as \\\")");
+    ERR(p, q, "unterminated string: add the closing '\"' (write a '\"' inside a string as \\\")");
     return NULL;
 }
 
@@ -311,7 +311,8 @@ static void skip_continuation(parser *p)
 {
     for (;;) {
         const char *e = p->le;
-        while (e > p->ls && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        while (e > p->ls && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
         if (e == p->ls || e[-1] != '\\' || !next_line(p)) return;
     }
 }
@@ -341,7 +342,8 @@ static const char *parse_hex(parser *p, const char *s)
         int h1 = hexval(c[0]), h2 = c + 1 < p->le ? hexval(c[1]) : -1;
         if (h1 < 0 || h2 < 0 || (c + 2 < p->le && hexval(c[2]) >= 0)) {
             const char *e = c;
-            while (e < p->le && *e != ',' && *e != ' ' && *e != '\t' && e - c < 12) e++;
+            while (e < p->le && *e != ',' && *e != ' ' && *e != '\t' && e - c < 12)
+                e++;
             ERR(p, c,
                 "bad hex byte \"%.*s\": hex data is bytes of two hex digits separated by "
                 "commas, e.g. hex:01,ff,3c",
@@ -416,7 +418,8 @@ static void parse_value(parser *p, const char *s)
     } else if (starts_ci(c, (size_t)(p->le - c), "dword:")) {
         const char *h = c + 6, *e = h;
         uint32_t v = 0;
-        while (e < p->le && hexval(*e) >= 0 && e - h < 9) v = v << 4 | (uint32_t)hexval(*e++);
+        while (e < p->le && hexval(*e) >= 0 && e - h < 9)
+            v = v << 4 | (uint32_t)hexval(*e++);
         if (e == h || e - h > 8 || !at_line_end(p, e)) {
             ERR(p, data_at,
                 "bad dword value: write up to 8 hex digits after dword:, e.g. "
@@ -436,7 +439,8 @@ static void parse_value(parser *p, const char *s)
         } else {
             uint64_t t = 0;
             const char *e = h;
-            while (e < p->le && hexval(*e) >= 0 && e - h < 9) t = t << 4 | (uint64_t)hexval(*e++);
+            while (e < p->le && hexval(*e) >= 0 && e - h < 9)
+                t = t << 4 | (uint64_t)hexval(*e++);
             if (e == h || e - h > 8 || e + 1 >= p->le || e[0] != ')' || e[1] != ':') {
                 ERR(p, data_at,
                     "bad value type: write hex(N): with N the type number in hex, e.g. "
@@ -495,7 +499,8 @@ static bool parse_header(parser *p)
         return false;
     }
     const char *e = p->le;
-    while (e > p->ls && (e[-1] == ' ' || e[-1] == '\t')) e--;
+    while (e > p->ls && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
     size_t n = (size_t)(e - p->ls);
     if (n == strlen(V5_HEADER) && memcmp(p->ls, V5_HEADER, n) == 0) {
         p->f->format = FY_REGFILE_V5;
@@ -505,8 +510,7 @@ static bool parse_header(parser *p)
         p->f->format = FY_REGFILE_REGEDIT4;
         return true;
     }
-    ERR(p, p->ls,
-        "unknown header \"%.*s\": the first line of a .reg file must be \"%s\" or \"%s\"",
+    ERR(p, p->ls, "unknown header \"%.*s\": the first line of a .reg file must be \"%s\" or \"%s\"",
         (int)(n > 60 ? 60 : n), p->ls, V5_HEADER, R4_HEADER);
     return false;
 }
@@ -610,7 +614,8 @@ static char *normalise_abs(const char *key)
 static const char *under(const char *path, const char *prefix)
 {
     size_t n = strlen(prefix);
-    while (n && prefix[n - 1] == '\\') n--;
+    while (n && prefix[n - 1] == '\\')
+        n--;
     if (n == 0) return path;
     if (strlen(path) < n || fy_strcasecmp_u8(path, n, prefix, n) != 0) return NULL;
     if (path[n] == 0) return path + n;
@@ -631,7 +636,8 @@ static const fy_regop *first_abs_not_under(const fy_regfile *f, const mapping *m
         if (fy_regfile_key_is_relative(op->key)) continue;
         char *k = normalise_abs(op->key);
         bool ok = false;
-        for (size_t j = 0; j < nm && !ok; j++) ok = under(k, m[j].prefix) != NULL;
+        for (size_t j = 0; j < nm && !ok; j++)
+            ok = under(k, m[j].prefix) != NULL;
         free(k);
         if (!ok) return op;
     }
@@ -644,8 +650,10 @@ static void common_prefix(char *common, const char *k)
     size_t a = 0, b = 0, keep = 0;
     while (common[a] && k[b]) {
         size_t ae = a, be = b;
-        while (common[ae] && common[ae] != '\\') ae++;
-        while (k[be] && k[be] != '\\') be++;
+        while (common[ae] && common[ae] != '\\')
+            ae++;
+        while (k[be] && k[be] != '\\')
+            be++;
         if (fy_strcasecmp_u8(common + a, ae - a, k + b, be - b) != 0) break;
         keep = ae;
         if (!common[ae] || !k[be]) break;
@@ -656,14 +664,15 @@ static void common_prefix(char *common, const char *k)
 
 static void free_mappings(mapping *m, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(m[i].prefix);
+    for (size_t i = 0; i < n; i++)
+        free(m[i].prefix);
     free(m);
 }
 
 /* The mappings to use for f on r (see docs/registry.md); NULL with an error in d. An
  * empty list (n = 0) when every key is relative. */
-static mapping *choose(const fy_regfile *f, const fy_reg *r, const char *prefix,
-                       const char *file, fy_diags *d, size_t *nout)
+static mapping *choose(const fy_regfile *f, const fy_reg *r, const char *prefix, const char *file,
+                       fy_diags *d, size_t *nout)
 {
     *nout = 0;
     mapping *m = NULL;
@@ -671,7 +680,8 @@ static mapping *choose(const fy_regfile *f, const fy_reg *r, const char *prefix,
         m = fy_xcalloc(1, sizeof(*m));
         m->prefix = normalise_abs(prefix);
         size_t n = strlen(m->prefix);
-        while (n && m->prefix[n - 1] == '\\') m->prefix[--n] = 0;
+        while (n && m->prefix[n - 1] == '\\')
+            m->prefix[--n] = 0;
         m->subpath = "";
         *nout = 1;
         return m;
@@ -730,7 +740,8 @@ static mapping *choose(const fy_regfile *f, const fy_reg *r, const char *prefix,
                                         "drivers",    "bcd"};
     for (size_t i = 0; i < FY_ARRAY_LEN(probe) && nc < FY_ARRAY_LEN(cands); i++) {
         size_t k = fy_reg_maps_for_names(NULL, probe[i], &maps);
-        for (size_t j = 0; j < k && nc < FY_ARRAY_LEN(cands); j++) cands[nc++] = maps[j].prefix;
+        for (size_t j = 0; j < k && nc < FY_ARRAY_LEN(cands); j++)
+            cands[nc++] = maps[j].prefix;
     }
     for (size_t i = 0; i < nc; i++) {
         if (!*cands[i] || !under(common, cands[i])) continue;
@@ -753,8 +764,7 @@ static mapping *choose(const fy_regfile *f, const fy_reg *r, const char *prefix,
     return m;
 }
 
-char *fy_regfile_choose_prefix(const fy_regfile *f, const fy_reg *r, const char *file,
-                               fy_diags *d)
+char *fy_regfile_choose_prefix(const fy_regfile *f, const fy_reg *r, const char *file, fy_diags *d)
 {
     if (fy_reg_is_regfile(r)) return fy_xstrdup("");
     size_t n;
@@ -814,8 +824,7 @@ int fy_regfile_apply(const fy_regfile *f, fy_reg *r, const char *prefix, const c
             if (op->kind == FY_REGOP_KEY) {
                 cur = fy_reg_key_create(r, NULL, path, err, sizeof err);
                 if (!cur)
-                    fy_diag_add(d, FY_DIAG_ERROR, file, op->line, op->col, "reg-import", "%s",
-                                err);
+                    fy_diag_add(d, FY_DIAG_ERROR, file, op->line, op->col, "reg-import", "%s", err);
             } else if (!*path) {
                 fy_diag_add(d, FY_DIAG_ERROR, file, op->line, op->col, "reg-import",
                             "[-%s] would delete the root key of %s; delete its subkeys "
@@ -823,8 +832,7 @@ int fy_regfile_apply(const fy_regfile *f, fy_reg *r, const char *prefix, const c
                             op->key, fy_reg_path(r));
             } else if (fy_reg_key_open(r, NULL, path) &&
                        fy_reg_delete_key(r, NULL, path, err, sizeof err) != 0) {
-                fy_diag_add(d, FY_DIAG_ERROR, file, op->line, op->col, "reg-import", "%s",
-                            err);
+                fy_diag_add(d, FY_DIAG_ERROR, file, op->line, op->col, "reg-import", "%s", err);
             }
             free(path);
             continue;
@@ -905,7 +913,8 @@ static void out_ascii(fy_regfile_writer *w, const char *s, size_t n)
         return;
     }
     uint8_t *p = space(w, 2 * n);
-    for (size_t i = 0; i < n; i++) p[2 * i] = (uint8_t)s[i], p[2 * i + 1] = 0;
+    for (size_t i = 0; i < n; i++)
+        p[2 * i] = (uint8_t)s[i], p[2 * i + 1] = 0;
 }
 
 static void out_lit(fy_regfile_writer *w, const char *s)
@@ -1136,8 +1145,7 @@ void fy_regfile_write_delete_value(fy_regfile_writer *w, const char *name)
     out_lit(w, "-\r\n");
 }
 
-static void skip_warn(fy_diags *warnings, const char *what, const fy_buf *path,
-                      const char *name)
+static void skip_warn(fy_diags *warnings, const char *what, const fy_buf *path, const char *name)
 {
     if (!warnings) return;
     fy_diag_add(warnings, FY_DIAG_WARNING, NULL, 0, 0, "reg-export",
@@ -1191,12 +1199,18 @@ void fy_regfile_write_ops(fy_regfile_writer *w, const fy_regfile *f)
     for (size_t i = 0; i < f->nops; i++) {
         const fy_regop *op = &f->ops[i];
         switch (op->kind) {
-        case FY_REGOP_KEY: fy_regfile_write_key(w, op->key, false); break;
-        case FY_REGOP_DELETE_KEY: fy_regfile_write_key(w, op->key, true); break;
+        case FY_REGOP_KEY:
+            fy_regfile_write_key(w, op->key, false);
+            break;
+        case FY_REGOP_DELETE_KEY:
+            fy_regfile_write_key(w, op->key, true);
+            break;
         case FY_REGOP_VALUE:
             fy_regfile_write_value(w, op->name, op->type, op->data, op->len);
             break;
-        case FY_REGOP_DELETE_VALUE: fy_regfile_write_delete_value(w, op->name); break;
+        case FY_REGOP_DELETE_VALUE:
+            fy_regfile_write_delete_value(w, op->name);
+            break;
         }
     }
 }

@@ -78,8 +78,7 @@ int fy_regfile_apply(const fy_regfile *f, fy_reg *r, const char *prefix, const c
                      fy_diags *d);
 /* The prefix fy_regfile_apply would use (malloc'd; "" when all keys are relative), or NULL
  * with an error in d. */
-char *fy_regfile_choose_prefix(const fy_regfile *f, const fy_reg *r, const char *file,
-                               fy_diags *d);
+char *fy_regfile_choose_prefix(const fy_regfile *f, const fy_reg *r, const char *file, fy_diags *d);
 
 /* ---- writing ---- */
 
@@ -107,7 +106,7 @@ void fy_regfile_write_delete_value(fy_regfile_writer *w, const char *name);
  * (may be NULL). Returns the number skipped. */
 size_t fy_regfile_write_tree(fy_regfile_writer *w, const fy_regkey *k, const char *path,
                              fy_diags *warnings);
-/* Every op of a parsed file, in order (with the file's format, or w's). */
+/* Every op of a parsed file, in order, in the writer's format. */
 void fy_regfile_write_ops(fy_regfile_writer *w, const fy_regfile *f);
 /* Ends the last key block, flushes, and for a file writer fsyncs and renames. Frees w.
  * 0, or -1 with err (errno kept) on any write error; a file writer then leaves nothing. */

@@ -50,12 +50,16 @@ static int setup(void **state)
     if (!mkdtemp(tmpdir)) return -1;
     const char *shared = getenv("FERRY_SHARED_DIR");
     if (!shared) return -1;
-    static const char *const fixtures[] = {"NTUSER_with_winscp.DAT", "NTUSER.DAT", "SYSTEM",
-                                           "SAM", "UsrClass.dat", "corrupted_system_hive",
+    static const char *const fixtures[] = {"NTUSER_with_winscp.DAT",
+                                           "NTUSER.DAT",
+                                           "SYSTEM",
+                                           "SAM",
+                                           "UsrClass.dat",
+                                           "corrupted_system_hive",
                                            "transactions_NTUSER.DAT"};
     for (size_t i = 0; i < FY_ARRAY_LEN(fixtures); i++) {
-        char *cmd = fy_xasprintf("xz -dc '%s/fixtures/hives/%s.xz' > '%s/%s'", shared,
-                                 fixtures[i], tmpdir, fixtures[i]);
+        char *cmd = fy_xasprintf("xz -dc '%s/fixtures/hives/%s.xz' > '%s/%s'", shared, fixtures[i],
+                                 tmpdir, fixtures[i]);
         int rc = run(cmd);
         free(cmd);
         if (rc != 0) return -1;
@@ -91,7 +95,8 @@ static void sv_push(strvec *s, char *str)
 
 static void sv_free(strvec *s)
 {
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
     free(s->v);
 }
 
@@ -134,8 +139,8 @@ static void printable_form(const uint8_t *d, uint32_t len, fy_buf *out)
     free(s);
 }
 
-static char *value_tuple(const char *path, const char *name, uint32_t type,
-                         const uint8_t *data, uint32_t len, bool printable)
+static char *value_tuple(const char *path, const char *name, uint32_t type, const uint8_t *data,
+                         uint32_t len, bool printable)
 {
     fy_buf norm = {0};
     if (printable && (type == FY_REG_SZ || type == FY_REG_EXPAND_SZ)) {
@@ -202,7 +207,8 @@ static uint8_t *slurp(const char *path, size_t *n)
     fy_buf b = {0};
     uint8_t chunk[65536];
     size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) fy_buf_put(&b, chunk, got);
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fy_buf_put(&b, chunk, got);
     fclose(f);
     *n = b.len;
     return b.data ? b.data : fy_xcalloc(1, 1);
@@ -219,8 +225,8 @@ static uint8_t *slurp(const char *path, size_t *n)
 static bool closes_str(const char *l, size_t ll, const uint8_t *next, size_t left)
 {
     if (!ll || l[ll - 1] != '"') return false;
-    return left == 0 || next[0] == '\n' || next[0] == '\r' || next[0] == '"' ||
-           next[0] == '@' || next[0] == '[';
+    return left == 0 || next[0] == '\n' || next[0] == '\r' || next[0] == '"' || next[0] == '@' ||
+           next[0] == '[';
 }
 
 static void rewrite_str_lines(const uint8_t *in, size_t n, fy_buf *out)
@@ -239,7 +245,8 @@ static void rewrite_str_lines(const uint8_t *in, size_t n, fy_buf *out)
             name_end = 1;
         } else if (ll && l[0] == '"') {
             size_t j = 1;
-            while (j < ll && l[j] != '"') j += l[j] == '\\' ? 2 : 1;
+            while (j < ll && l[j] != '"')
+                j += l[j] == '\\' ? 2 : 1;
             name_end = j + 1;
         }
         bool is_str = name_end && ll > name_end + 5 && memcmp(l + name_end, "=str(", 5) == 0;
@@ -302,14 +309,16 @@ static void compare_sorted(strvec *mine, strvec *theirs, const char *what)
                           c < 0 ? mine->v[i] : theirs->v[j]);
         c < 0 ? i++ : j++;
     }
-    if (bad) fail_msg("%s: %zu tuples differ (ferry %zu, hivexregedit %zu)", what, bad,
-                      mine->n, theirs->n);
+    if (bad)
+        fail_msg("%s: %zu tuples differ (ferry %zu, hivexregedit %zu)", what, bad, mine->n,
+                 theirs->n);
 }
 
 static size_t count_damage(const fy_diags *d)
 {
     size_t n = 0;
-    for (size_t i = 0; i < d->n; i++) n += strcmp(d->v[i].check, "hive-damaged") == 0;
+    for (size_t i = 0; i < d->n; i++)
+        n += strcmp(d->v[i].check, "hive-damaged") == 0;
     return n;
 }
 
@@ -387,16 +396,16 @@ static void check_against_hivex(const char *fixture, bool printable)
     free(hive);
 }
 
-#define HIVEX_TESTS(fn, fixture)                                                               \
-    static void fn##_hex(void **state)                                                         \
-    {                                                                                          \
-        (void)state;                                                                           \
-        check_against_hivex(fixture, false);                                                   \
-    }                                                                                          \
-    static void fn##_str(void **state)                                                         \
-    {                                                                                          \
-        (void)state;                                                                           \
-        check_against_hivex(fixture, true);                                                    \
+#define HIVEX_TESTS(fn, fixture)                                                                   \
+    static void fn##_hex(void **state)                                                             \
+    {                                                                                              \
+        (void)state;                                                                               \
+        check_against_hivex(fixture, false);                                                       \
+    }                                                                                              \
+    static void fn##_str(void **state)                                                             \
+    {                                                                                              \
+        (void)state;                                                                               \
+        check_against_hivex(fixture, true);                                                        \
     }
 
 HIVEX_TESTS(test_winscp, "NTUSER_with_winscp.DAT")
@@ -465,7 +474,8 @@ static void test_unicode_names(void **state)
     /* Names as libregf's regfexport prints them (an independent reader). */
     fy_reg *r = open_ok("NTUSER_with_winscp.DAT", &d);
     fy_reg_key *k = fy_reg_key_open(
-        r, NULL, "software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\FeatureUsage\\AppSwitched");
+        r, NULL,
+        "software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\FeatureUsage\\AppSwitched");
     assert_non_null(k);
     fy_reg_value v;
     assert_int_equal(fy_reg_get_value(r, k,
@@ -628,8 +638,7 @@ static void test_read_leaves_file_alone(void **state)
     /* Changes without commit stay in memory. */
     fy_reg_key *k = fy_reg_key_create(r, NULL, "Software\\ferry-test", err, sizeof err);
     assert_non_null(k);
-    assert_int_equal(fy_reg_set_value(r, k, "x", FY_REG_DWORD, "\1\0\0\0", 4, err, sizeof err),
-                     0);
+    assert_int_equal(fy_reg_set_value(r, k, "x", FY_REG_DWORD, "\1\0\0\0", 4, err, sizeof err), 0);
     assert_true(fy_reg_changed(r));
     fy_reg_close(r);
     fy_diags_free(&d);
@@ -700,14 +709,21 @@ static void test_export_import_export(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_winscp_hex),       cmocka_unit_test(test_winscp_str),
-        cmocka_unit_test(test_ntuser_hex),       cmocka_unit_test(test_ntuser_str),
-        cmocka_unit_test(test_system_hex),       cmocka_unit_test(test_system_str),
-        cmocka_unit_test(test_sam_hex),          cmocka_unit_test(test_sam_str),
-        cmocka_unit_test(test_usrclass_hex),     cmocka_unit_test(test_usrclass_str),
-        cmocka_unit_test(test_lookup_and_values), cmocka_unit_test(test_unicode_names),
+        cmocka_unit_test(test_winscp_hex),
+        cmocka_unit_test(test_winscp_str),
+        cmocka_unit_test(test_ntuser_hex),
+        cmocka_unit_test(test_ntuser_str),
+        cmocka_unit_test(test_system_hex),
+        cmocka_unit_test(test_system_str),
+        cmocka_unit_test(test_sam_hex),
+        cmocka_unit_test(test_sam_str),
+        cmocka_unit_test(test_usrclass_hex),
+        cmocka_unit_test(test_usrclass_str),
+        cmocka_unit_test(test_lookup_and_values),
+        cmocka_unit_test(test_unicode_names),
         cmocka_unit_test(test_handmade_hive),
-        cmocka_unit_test(test_dirty_without_logs), cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_dirty_without_logs),
+        cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_read_leaves_file_alone),
         cmocka_unit_test(test_export_import_export),
     };

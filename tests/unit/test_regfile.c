@@ -76,9 +76,9 @@ static void to_utf16(const char *s, fy_buf *out)
 static void print_diags(const fy_diags *d)
 {
     for (size_t i = 0; i < d->n && i < 20; i++)
-        print_message("%s:%u:%u: %s: %s [%s]\n", d->v[i].file ? d->v[i].file : "-",
-                      d->v[i].line, d->v[i].col, fy_diag_level_name(d->v[i].level),
-                      d->v[i].message, d->v[i].check);
+        print_message("%s:%u:%u: %s: %s [%s]\n", d->v[i].file ? d->v[i].file : "-", d->v[i].line,
+                      d->v[i].col, fy_diag_level_name(d->v[i].level), d->v[i].message,
+                      d->v[i].check);
 }
 
 static fy_regfile *parse_ok(const void *bytes, size_t n)
@@ -132,8 +132,8 @@ static void check_ops(const fy_regfile *f, const exp_op *e, size_t n)
         fy_buf b = {0};
         exp_bytes(e[i].data, &b);
         if (op->len != b.len || (b.len && memcmp(op->data, b.data, b.len) != 0))
-            fail_msg("op %zu (%s): data differs (%u bytes, expected %zu)", i, op->name,
-                     op->len, b.len);
+            fail_msg("op %zu (%s): data differs (%u bytes, expected %zu)", i, op->name, op->len,
+                     b.len);
         fy_buf_free(&b);
     }
 }
@@ -156,32 +156,31 @@ static void same_ops(const fy_regfile *a, const fy_regfile *b)
 
 #define K "HKEY_CURRENT_USER\\Software\\Ferry Test"
 
-static const char V5_TEXT[] =
-    "Windows Registry Editor Version 5.00\n"
-    "\n"
-    "; a comment line\n"
-    "[" K "\\]\n"
-    "@=\"default\"\n"
-    "\"str\"=\"a \\\"quoted\\\" C:\\\\path\"\n"
-    "\"empty\"=\"\"\n"
-    "\"dw\"=dword:0000001F ; trailing comment\n"
-    "\"bin\"=hex:00,FF,10\n"
-    "\"none\"=hex(0):\n"
-    "\"exp\"=hex(2):25,00,50,00,00,00\n"
-    "\"multi\"=hex(7):61,00,00,00,62,00,00,00,00,00\n"
-    "\"qw\"=hex(b):01,00,00,00,00,00,00,00\n"
-    "\"custom\"=hex(20000):01,02\n"
-    "\"long\"=hex:00,01,02,\\\n"
-    "  03,04,\\\n"
-    "\t05\n"
-    "\"Zoë Ω 🌍\"=\"ünïcødé\"\n"
-    "  \"indented\" = dword:1\n"
-    "\n"
-    "[-HKEY_CURRENT_USER\\Software\\Gone]\n"
-    "\n"
-    "[HKCU\\Software\\Ferry Test\\Sub]\n"
-    "\"old\"=-\n"
-    "@=-\n";
+static const char V5_TEXT[] = "Windows Registry Editor Version 5.00\n"
+                              "\n"
+                              "; a comment line\n"
+                              "[" K "\\]\n"
+                              "@=\"default\"\n"
+                              "\"str\"=\"a \\\"quoted\\\" C:\\\\path\"\n"
+                              "\"empty\"=\"\"\n"
+                              "\"dw\"=dword:0000001F ; trailing comment\n"
+                              "\"bin\"=hex:00,FF,10\n"
+                              "\"none\"=hex(0):\n"
+                              "\"exp\"=hex(2):25,00,50,00,00,00\n"
+                              "\"multi\"=hex(7):61,00,00,00,62,00,00,00,00,00\n"
+                              "\"qw\"=hex(b):01,00,00,00,00,00,00,00\n"
+                              "\"custom\"=hex(20000):01,02\n"
+                              "\"long\"=hex:00,01,02,\\\n"
+                              "  03,04,\\\n"
+                              "\t05\n"
+                              "\"Zoë Ω 🌍\"=\"ünïcødé\"\n"
+                              "  \"indented\" = dword:1\n"
+                              "\n"
+                              "[-HKEY_CURRENT_USER\\Software\\Gone]\n"
+                              "\n"
+                              "[HKCU\\Software\\Ferry Test\\Sub]\n"
+                              "\"old\"=-\n"
+                              "@=-\n";
 
 static const exp_op V5_OPS[] = {
     {FY_REGOP_KEY, K, NULL, 0, NULL},
@@ -323,8 +322,8 @@ static void test_writer_reparses(void **state)
 }
 
 /* What regedit writes for this tree, checked by hand: header, [key] blocks each ended by a
- * blank line, hex lines broken once a line reaches 77 columns ("ShellState" is as Windows
- * exports it: 20 bytes, then 25 a line). */
+ * blank line, hex lines broken once a line reaches 77 columns ("ShellState",
+ * "FailureActions" and "ImagePath" are laid out as in exports made by Windows' regedit). */
 #define EXPORT_PREFIX "HKEY_CURRENT_USER"
 static const char EXPORTED[] =
     "Windows Registry Editor Version 5.00\n"
@@ -360,6 +359,12 @@ static const char EXPORTED[] =
     "  30,31,32,33,34,35,36,37,38,39,3a,3b\n"
     "\"a name long enough to push the first byte past column seventy-seven, ok\"=hex:00,\\\n"
     "  01\n"
+    /* two values as Windows' own regedit exports them (service keys of Windows 7+) */
+    "\"FailureActions\"=hex:80,51,01,00,00,00,00,00,00,00,00,00,03,00,00,00,14,00,00,\\\n"
+    "  00,01,00,00,00,c0,d4,01,00,01,00,00,00,e0,93,04,00,00,00,00,00,00,00,00,00\n"
+    "\"ImagePath\"=hex(2):25,00,53,00,79,00,73,00,74,00,65,00,6d,00,52,00,6f,00,6f,00,\\\n"
+    "  74,00,25,00,5c,00,53,00,79,00,73,00,74,00,65,00,6d,00,33,00,32,00,5c,00,73,\\\n"
+    "  00,6e,00,6d,00,70,00,2e,00,65,00,78,00,65,00,00,00\n"
     "\n"
     "[HKEY_CURRENT_USER\\Software\\Ferry Test\\Ünïcode Key]\n"
     "\n";
@@ -427,8 +432,7 @@ static void expect_error(const char *text, uint32_t line, uint32_t col, const ch
 {
     fy_diags d = {0};
     fy_regfile *f = (fy_regfile *)1;
-    assert_int_equal(fy_regfile_parse((const uint8_t *)text, strlen(text), "bad.reg", &f, &d),
-                     -1);
+    assert_int_equal(fy_regfile_parse((const uint8_t *)text, strlen(text), "bad.reg", &f, &d), -1);
     assert_null(f);
     for (size_t i = 0; i < d.n; i++) {
         const fy_diag *g = &d.v[i];
@@ -450,8 +454,7 @@ static void test_malformed(void **state)
     expect_error(H "[HKEY_CURRENT_USER\\x\n", 3, 21, "missing ']'");
     expect_error(H "[HKEY_CURRENT_USER\\x] junk\n", 3, 23, "after ']'");
     expect_error(H "[HKEY_CURRENT_USER\\x]\n\"b\"=hex:01,0g\n", 4, 12, "bad hex byte");
-    expect_error(H "[HKEY_CURRENT_USER\\x]\n\"b\"=hex:01,02,\\\n  03,4\n", 5, 6,
-                 "bad hex byte");
+    expect_error(H "[HKEY_CURRENT_USER\\x]\n\"b\"=hex:01,02,\\\n  03,4\n", 5, 6, "bad hex byte");
     expect_error(H "[HKEY_CURRENT_USER\\x]\n\"b\"=hex:01 02\n", 4, 12, "expected ','");
     expect_error(H "[HKEY_CURRENT_USER\\x]\n\"b\"=hex:01,\\\n", 4, 12, "file ends");
     expect_error(H "[HKEY_CURRENT_USER\\x]\n\"s\"=\"abc\n", 4, 5, "unterminated string");
@@ -561,8 +564,9 @@ static void test_import_prefixes(void **state)
     fy_diags d = {0};
     fy_reg *r = new_hive("NTUSER.DAT");
     assert_string_equal(fy_reg_default_prefix(r), "HKEY_CURRENT_USER");
-    assert_int_equal(import_text(r, H "[HKEY_CURRENT_USER\\Software\\A]\n\"v\"=dword:2\n"
-                                      "[hkcu\\software\\b]\n[\\Relative]\n[AlsoRelative\\x]\n",
+    assert_int_equal(import_text(r,
+                                 H "[HKEY_CURRENT_USER\\Software\\A]\n\"v\"=dword:2\n"
+                                   "[hkcu\\software\\b]\n[\\Relative]\n[AlsoRelative\\x]\n",
                                  NULL, &d),
                      0);
     assert_true(has_key(r, "Software\\A"));
@@ -571,29 +575,29 @@ static void test_import_prefixes(void **state)
     assert_true(has_key(r, "AlsoRelative\\x"));
     assert_true(fy_reg_changed(r));
     /* Deleting: a subtree, a missing key (no error), the root (refused). */
-    assert_int_equal(import_text(r, H "[-HKEY_CURRENT_USER\\Software]\n[-HKEY_CURRENT_USER\\No]\n",
-                                 NULL, &d),
-                     0);
+    assert_int_equal(
+        import_text(r, H "[-HKEY_CURRENT_USER\\Software]\n[-HKEY_CURRENT_USER\\No]\n", NULL, &d),
+        0);
     assert_false(has_key(r, "Software\\A"));
     assert_int_equal(import_text(r, H "[-HKEY_CURRENT_USER]\n", NULL, &d), -1);
     assert_true(strstr(d.v[d.n - 1].message, "root key") != NULL);
     /* A key outside the hive's prefix: refused, pointing at the line. */
-    assert_int_equal(import_text(r, H "[HKEY_CURRENT_USER\\x]\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\y]\n",
-                                 NULL, &d),
-                     -1);
+    assert_int_equal(
+        import_text(r, H "[HKEY_CURRENT_USER\\x]\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\y]\n", NULL, &d),
+        -1);
     assert_int_equal(d.v[d.n - 1].line, 4);
     assert_string_equal(d.v[d.n - 1].check, "reg-prefix");
     /* ... unless --prefix says so. */
-    assert_int_equal(import_text(r, H "[HKEY_LOCAL_MACHINE\\SOFTWARE\\y\\z]\n",
-                                 "HKLM\\Software\\", &d),
-                     0);
+    assert_int_equal(
+        import_text(r, H "[HKEY_LOCAL_MACHINE\\SOFTWARE\\y\\z]\n", "HKLM\\Software\\", &d), 0);
     assert_true(has_key(r, "y\\z"));
     fy_reg_close(r);
 
     /* Classes hive: HKCR and HKCU\Software\Classes both name its root. */
     r = new_hive("UsrClass.dat");
-    assert_int_equal(import_text(r, H "[HKEY_CLASSES_ROOT\\.txt]\n@=\"txtfile\"\n"
-                                      "[HKEY_CURRENT_USER\\Software\\Classes\\.doc]\n",
+    assert_int_equal(import_text(r,
+                                 H "[HKEY_CLASSES_ROOT\\.txt]\n@=\"txtfile\"\n"
+                                   "[HKEY_CURRENT_USER\\Software\\Classes\\.doc]\n",
                                  NULL, &d),
                      0);
     assert_true(has_key(r, ".txt"));
@@ -602,9 +606,8 @@ static void test_import_prefixes(void **state)
 
     /* SOFTWARE: HKCR is its Classes key. */
     r = new_hive("SOFTWARE");
-    assert_int_equal(import_text(r, H "[HKEY_CLASSES_ROOT\\.txt]\n[HKLM\\SOFTWARE\\Vendor]\n",
-                                 NULL, &d),
-                     0);
+    assert_int_equal(
+        import_text(r, H "[HKEY_CLASSES_ROOT\\.txt]\n[HKLM\\SOFTWARE\\Vendor]\n", NULL, &d), 0);
     assert_true(has_key(r, "Classes\\.txt"));
     assert_true(has_key(r, "Vendor"));
     fy_reg_close(r);
@@ -709,7 +712,8 @@ static void multi(const char *bytes, size_t n, size_t want, const char *const *i
     size_t got;
     char **v = fy_reg_multi_sz_decode((const uint8_t *)bytes, (uint32_t)n, &got);
     assert_int_equal(got, want);
-    for (size_t i = 0; i < want; i++) assert_string_equal(v[i], items[i]);
+    for (size_t i = 0; i < want; i++)
+        assert_string_equal(v[i], items[i]);
     fy_reg_strv_free(v, got);
 }
 
@@ -870,9 +874,9 @@ static void test_interface_ops(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_every_dialect), cmocka_unit_test(test_writer_reparses),
-        cmocka_unit_test(test_export_exact),        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_unwritable_names),    cmocka_unit_test(test_import_prefixes),
+        cmocka_unit_test(test_parse_every_dialect),    cmocka_unit_test(test_writer_reparses),
+        cmocka_unit_test(test_export_exact),           cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_unwritable_names),       cmocka_unit_test(test_import_prefixes),
         cmocka_unit_test(test_import_into_empty_hive), cmocka_unit_test(test_value_helpers),
         cmocka_unit_test(test_interface_ops),
     };
