@@ -1,0 +1,11 @@
+/* The `ferry` program's subcommands. Each takes the arguments after "ferry" (argv[0] is the
+ * subcommand's name), prints its own errors to stderr, and returns an exit code
+ * (FY_EXIT_*, docs/agent.md). tools/ferry.c dispatches to them through a table. */
+#ifndef FY_CLI_H
+#define FY_CLI_H
+
+/* ferry reg export HIVEFILE [KEY] [-o FILE.reg] [--prefix PREFIX]
+ * ferry reg import HIVEFILE FILE.reg [--create] [--prefix PREFIX] */
+int fy_cmd_reg(int argc, char **argv);
+
+#endif
