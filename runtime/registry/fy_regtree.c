@@ -151,6 +151,9 @@ fy_regval *fy_regkey_value(const fy_regkey *k, const char *name)
 fy_regval *fy_regkey_set_value(fy_regkey *k, const char *name, uint32_t type, const void *data,
                                uint32_t len)
 {
+    /* Copy first: data may point into the value being replaced. */
+    uint8_t *copy = fy_xmalloc(len ? len : 1);
+    if (len) memcpy(copy, data, len);
     fy_regval *v = fy_regkey_value(k, name);
     if (!v) {
         if (k->nval == k->val_cap) {
@@ -164,8 +167,7 @@ fy_regval *fy_regkey_set_value(fy_regkey *k, const char *name, uint32_t type, co
     }
     v->type = type;
     v->len = len;
-    v->data = fy_xmalloc(len ? len : 1);
-    if (len) memcpy(v->data, data, len);
+    v->data = copy;
     return v;
 }
 
