@@ -497,9 +497,10 @@ static void flatten(fy_codegen *cg, tnode *root)
     FY_APUSH(&cg->a, queue, qn, qcap) = root;
     for (size_t qi = 0; qi < qn; qi++) {
         tnode *t = queue[qi];
-        qsort(t->kids, t->nkids, sizeof(*t->kids), cmp_tnode);
-        qsort(t->exts, t->nexts, sizeof(*t->exts), cmp_text);
-        qsort_r(t->refs, t->nrefs, sizeof(*t->refs), cmp_ref, &cg->p);
+        /* (qsort's array may not be NULL, even when empty) */
+        if (t->nkids) qsort(t->kids, t->nkids, sizeof(*t->kids), cmp_tnode);
+        if (t->nexts) qsort(t->exts, t->nexts, sizeof(*t->exts), cmp_text);
+        if (t->nrefs) qsort_r(t->refs, t->nrefs, sizeof(*t->refs), cmp_ref, &cg->p);
         for (size_t i = 0; i < t->nexts; i++)
             qsort_r(t->exts[i].refs, t->exts[i].nrefs, sizeof(uint32_t), cmp_ref, &cg->p);
         for (size_t i = 0; i < t->nkids; i++) FY_APUSH(&cg->a, queue, qn, qcap) = t->kids[i];
