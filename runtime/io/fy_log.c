@@ -145,14 +145,14 @@ static void put_arg(fy_buf *b, const char *a, size_t n)
 {
     bool quote = n == 0;
     for (size_t i = 0; i < n && !quote; i++)
-        if (strchr(" \t\"'\\$`;&|<>()*?[]{}!#~", a[i]) || (unsigned char)a[i] < 0x20) quote = true;
+        if (strchr(" \t\"'$`;&|<>()*?[]{}!#~", a[i]) || (unsigned char)a[i] < 0x20) quote = true;
     if (!quote) {
         fy_buf_put(b, a, n);
         return;
     }
     fy_buf_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
-        if (a[i] == '"' || a[i] == '\\') fy_buf_putc(b, '\\');
+        if (a[i] == '"') fy_buf_putc(b, '\\'); /* backslashes stay: Windows paths read as typed */
         fy_buf_putc(b, (unsigned char)a[i] < 0x20 ? '?' : (uint8_t)a[i]);
     }
     fy_buf_putc(b, '"');
