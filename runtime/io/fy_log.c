@@ -22,6 +22,8 @@ typedef struct log_copy {
     int fd;
     char *path;
     bool failed;
+    dev_t dir_dev; /* the folder it is in: attaching the same folder twice is a no-op */
+    ino_t dir_ino;
 } log_copy;
 
 struct fy_log {
@@ -411,10 +413,13 @@ static void write_msg(fy_log *l, fy_log_level lv, const char *msg, bool to_log, 
 
 /* ---- the log ---- */
 
-static void add_copy(fy_log *l, int fd, char *path)
+static void add_copy(fy_log *l, int fd, char *path, const char *dir)
 {
+    struct stat st = {0};
+    stat(dir, &st);
     l->copies = fy_xrealloc(l->copies, (l->ncopies + 1) * sizeof *l->copies);
-    l->copies[l->ncopies++] = (log_copy){.fd = fd, .path = path};
+    l->copies[l->ncopies++] =
+        (log_copy){.fd = fd, .path = path, .dir_dev = st.st_dev, .dir_ino = st.st_ino};
 }
 
 int fy_log_open(const fy_log_opts *o, fy_log **out, char *err, size_t es)
@@ -446,7 +451,7 @@ int fy_log_open(const fy_log_opts *o, fy_log **out, char *err, size_t es)
             warn_out(l, "cannot write the log in %s: %s; going on without that copy", dir,
                      strerror(errno));
         else
-            add_copy(l, fd, path);
+            add_copy(l, fd, path, dir);
     }
     fy_log_section(l, "Header");
     fy_log_item(l, "Program", "%s", l->program);
@@ -470,6 +475,15 @@ int fy_log_attach(fy_log *l, const char *dir, char *err, size_t es)
     pthread_mutex_lock(&l->mu);
     int rc = -1;
     char *path = NULL;
+    struct stat dst;
+    if (stat(dir, &dst) == 0) {
+        for (size_t i = 0; i < l->ncopies; i++) {
+            if (l->copies[i].dir_dev == dst.st_dev && l->copies[i].dir_ino == dst.st_ino) {
+                rc = 0; /* already there (--log-dir is that folder) */
+                goto out;
+            }
+        }
+    }
     int fd = create_log_file(dir, l->name, &path);
     if (fd < 0) {
         fail(err, es, errno, "cannot create the log in %s: %s", dir, strerror(errno));
@@ -511,7 +525,7 @@ int fy_log_attach(fy_log *l, const char *dir, char *err, size_t es)
         fail(err, es, e, "cannot copy the log into %s: %s", dir, strerror(e));
         goto out;
     }
-    add_copy(l, fd, path);
+    add_copy(l, fd, path, dir);
     fy_buf_free(&l->pending);
     l->pending_dropped = 0;
     rc = 0;

@@ -62,7 +62,8 @@ int fy_log_open(const fy_log_opts *o, fy_log **out, char *err, size_t err_size);
 
 /* Adds a second (third, ...) copy in dir, e.g. the personality folder; the lines written so
  * far are copied into it first. The same file name is used (a "-2", "-3" suffix if it is
- * taken). -1 with a message when the file cannot be made; the log goes on without it. */
+ * taken); a folder that already holds a copy is left as it is. -1 with a message when the
+ * file cannot be made; the log goes on without it. */
 int fy_log_attach(fy_log *l, const char *dir, char *err, size_t err_size);
 
 /* Every later line has each occurrence of secret replaced by ********. Copies secret. */

@@ -15,12 +15,27 @@
 
 /* ntfs-3g and ntfs3 extended attributes (docs/agent-io.md). Values are in the CPU's byte
  * order; ferry runs on the machine that mounted the volume, so that is the order read. */
-#define XA_ATTRIB "system.ntfs_attrib"     /* u32 FILE_ATTRIBUTE_*: ntfs-3g, ntfs3 */
-#define XA_DOS_ATTRIB "system.dos_attrib"  /* u8: ntfs3 (the low byte) */
-#define XA_CRTIME "system.ntfs_crtime"     /* u64 FILETIME: ntfs-3g */
-#define XA_ACL_3G "system.ntfs_acl"        /* security descriptor: ntfs-3g */
-#define XA_SECURITY_3 "system.ntfs_security" /* security descriptor: ntfs3 */
-#define XA_STREAM_PREFIX "user."           /* ADS with ntfs-3g streams_interface=xattr */
+typedef struct xa_names {
+    const char *attrib;        /* u32 FILE_ATTRIBUTE_*: ntfs-3g, ntfs3 */
+    const char *dos_attrib;    /* u8 (the low byte): ntfs3 */
+    const char *crtime;        /* u64 FILETIME: ntfs-3g */
+    const char *acl_3g;        /* security descriptor: ntfs-3g */
+    const char *security_3;    /* security descriptor: ntfs3 */
+    const char *stream_prefix; /* ADS with ntfs-3g streams_interface=xattr */
+} xa_names;
+
+static const xa_names xa_real = {"system.ntfs_attrib", "system.dos_attrib", "system.ntfs_crtime",
+                                 "system.ntfs_acl",    "system.ntfs_security", "user."};
+/* FY_SAFE_EMULATE_NTFS3G (tests): the same layout under user.ferrytest.* on a plain file
+ * system with user xattrs, so the xattr code runs without an NTFS mount. */
+static const xa_names xa_emul = {"user.ferrytest.ntfs_attrib", "user.ferrytest.dos_attrib",
+                                 "user.ferrytest.ntfs_crtime", "user.ferrytest.ntfs_acl",
+                                 "user.ferrytest.ntfs_security", "user.ferrytest.stream."};
+
+static const xa_names *xa(const fy_safe_root *r)
+{
+    return (r->flags & FY_SAFE_EMULATE_NTFS3G) ? &xa_emul : &xa_real;
+}
 
 #define FY_SF_MAX_CACHED 16
 #define FY_SF_MAX_BYTES (64u << 20)
@@ -55,9 +70,10 @@ fy_meta_mode fy_sm_probe(int rootfd)
     if (fd < 0) return FY_META_SIDEFILE;
     uint8_t b[8];
     fy_meta_mode m = FY_META_SIDEFILE;
-    if (fgetxattr(fd, XA_CRTIME, b, sizeof b) == 8)
+    if (fgetxattr(fd, xa_real.crtime, b, sizeof b) == 8)
         m = FY_META_NTFS3G;
-    else if (fgetxattr(fd, XA_ATTRIB, b, 4) == 4 || fgetxattr(fd, XA_DOS_ATTRIB, b, 1) == 1)
+    else if (fgetxattr(fd, xa_real.attrib, b, 4) == 4 ||
+             fgetxattr(fd, xa_real.dos_attrib, b, 1) == 1)
         m = FY_META_NTFS3;
     close(fd);
     return m;
@@ -65,14 +81,14 @@ fy_meta_mode fy_sm_probe(int rootfd)
 
 /* ---- xattr helpers ---- */
 
-static int x_get_attrs(int fd, uint32_t *a)
+static int x_get_attrs(const xa_names *xn, int fd, uint32_t *a)
 {
     uint8_t b[4];
-    if (fgetxattr(fd, XA_ATTRIB, b, 4) == 4) {
+    if (fgetxattr(fd, xn->attrib, b, 4) == 4) {
         memcpy(a, b, 4);
         return 0;
     }
-    if (fgetxattr(fd, XA_DOS_ATTRIB, b, 1) == 1) {
+    if (fgetxattr(fd, xn->dos_attrib, b, 1) == 1) {
         *a = b[0];
         return 0;
     }
@@ -81,15 +97,15 @@ static int x_get_attrs(int fd, uint32_t *a)
 
 /* Sets the settable bits and keeps the rest (compression, sparse, reparse...): ntfs3 applies
  * the whole value it is given. */
-static int x_set_attrs(int fd, uint32_t want)
+static int x_set_attrs(const xa_names *xn, int fd, uint32_t want)
 {
     uint32_t cur = 0;
-    if (x_get_attrs(fd, &cur) < 0) cur = 0;
+    if (x_get_attrs(xn, fd, &cur) < 0) cur = 0;
     uint32_t v = (cur & ~(uint32_t)FY_ATTR_SETTABLE) | (want & FY_ATTR_SETTABLE);
-    if (fsetxattr(fd, XA_ATTRIB, &v, 4, 0) == 0) return 0;
+    if (fsetxattr(fd, xn->attrib, &v, 4, 0) == 0) return 0;
     int e = errno;
     uint8_t b = (uint8_t)v;
-    if (fsetxattr(fd, XA_DOS_ATTRIB, &b, 1, 0) == 0) return 0;
+    if (fsetxattr(fd, xn->dos_attrib, &b, 1, 0) == 0) return 0;
     errno = e;
     return -1;
 }
@@ -770,13 +786,14 @@ int fy_sm_read(fy_safe_root *r, fy_walk *w, fy_meta *m, char *err, size_t es)
             note(m, "cannot read the attributes of \"%s\": %s", full, strerror(errno));
             goto out;
         }
+        const xa_names *xn = xa(r);
         uint32_t a;
-        if (x_get_attrs(fd, &a) == 0) {
+        if (x_get_attrs(xn, fd, &a) == 0) {
             m->has_attrs = true;
             m->attrs = a;
         }
         int64_t ft;
-        if (r->mode == FY_META_NTFS3G && fgetxattr(fd, XA_CRTIME, &ft, 8) == 8) {
+        if (r->mode == FY_META_NTFS3G && fgetxattr(fd, xn->crtime, &ft, 8) == 8) {
             m->has_crtime = true;
             m->crtime = fy_timespec_from_filetime(ft);
         }
@@ -787,9 +804,10 @@ int fy_sm_read(fy_safe_root *r, fy_walk *w, fy_meta *m, char *err, size_t es)
             for (ssize_t i = 0; n > 0 && i < n;) {
                 const char *nm = list + i;
                 size_t l = strnlen(nm, (size_t)(n - i));
-                if (l > strlen(XA_STREAM_PREFIX) &&
-                    strncmp(nm, XA_STREAM_PREFIX, strlen(XA_STREAM_PREFIX)) == 0)
-                    collect_stream(-1, nm, nm + strlen(XA_STREAM_PREFIX), m);
+                size_t pl = strlen(xn->stream_prefix);
+                if (l > pl && strncmp(nm, xn->stream_prefix, pl) == 0 &&
+                    fy_sm_stream_name_ok(nm + pl))
+                    collect_stream(-1, nm, nm + pl, m);
                 i += (ssize_t)l + 1;
             }
             free(list);
@@ -826,14 +844,14 @@ int fy_sm_read_stream(fy_safe_root *r, fy_walk *w, const char *stream, fy_buf *o
             fail(err, es, errno, "cannot open \"%s\": %s", full, strerror(errno));
             goto out;
         }
-        char *xn = fy_xasprintf(XA_STREAM_PREFIX "%s", stream);
-        ssize_t n = fgetxattr(fd, xn, NULL, 0);
+        char *xname = fy_xasprintf("%s%s", xa(r)->stream_prefix, stream);
+        ssize_t n = fgetxattr(fd, xname, NULL, 0);
         if (n >= 0) {
             fy_buf_reserve(out, (size_t)n + 1);
-            n = fgetxattr(fd, xn, out->data + out->len, (size_t)n);
+            n = fgetxattr(fd, xname, out->data + out->len, (size_t)n);
         }
         int e = errno;
-        free(xn);
+        free(xname);
         if (n < 0) {
             fail(err, es, e == ENODATA ? ENODATA : e, "cannot read stream %s of \"%s\": %s",
                  stream, full, strerror(e));
@@ -899,19 +917,20 @@ int fy_sm_apply_fd(fy_safe_root *r, int fd, const fy_place_meta *pm, const char 
                    size_t es)
 {
     if (!pm) return 0;
+    const xa_names *xn = xa(r);
     if (r->mode == FY_META_NTFS3G) {
         for (size_t i = 0; i < pm->nstreams; i++) {
             const fy_stream_data *sd = &pm->streams[i];
-            char *xn = fy_xasprintf(XA_STREAM_PREFIX "%s", sd->name);
-            int x = fsetxattr(fd, xn, sd->data ? sd->data : "", sd->size, 0);
-            free(xn);
+            char *xname = fy_xasprintf("%s%s", xn->stream_prefix, sd->name);
+            int x = fsetxattr(fd, xname, sd->data ? sd->data : "", sd->size, 0);
+            free(xname);
             if (x < 0)
                 return fail(err, es, errno, "cannot write stream %s of \"%s\": %s", sd->name,
                             what, strerror(errno));
         }
         if (pm->set_crtime) {
             int64_t ft = fy_filetime_from_timespec(pm->crtime);
-            if (fsetxattr(fd, XA_CRTIME, &ft, 8, 0) < 0)
+            if (fsetxattr(fd, xn->crtime, &ft, 8, 0) < 0)
                 return fail(err, es, errno, "cannot set the creation time of \"%s\": %s", what,
                             strerror(errno));
         }
@@ -927,7 +946,7 @@ int fy_sm_apply_fd(fy_safe_root *r, int fd, const fy_place_meta *pm, const char 
                         strerror(errno));
     }
     /* Attributes last: a read-only attribute must not stop the steps above. */
-    if (pm->set_attrs && r->mode != FY_META_SIDEFILE && x_set_attrs(fd, pm->attrs) < 0)
+    if (pm->set_attrs && r->mode != FY_META_SIDEFILE && x_set_attrs(xn, fd, pm->attrs) < 0)
         return fail(err, es, errno, "cannot set the attributes of \"%s\": %s", what,
                     strerror(errno));
     return 0;
@@ -980,16 +999,18 @@ int fy_sm_copy_security(fy_safe_root *r, int old_fd, int tmp_fd, fy_place_meta *
         errno != ENOSYS)
         return fail(err, es, errno, "cannot set the mode: %s", strerror(errno));
     if (r->mode == FY_META_SIDEFILE) return 0;
-    const char *sd = r->mode == FY_META_NTFS3G ? XA_ACL_3G : XA_SECURITY_3;
+    const xa_names *xn = xa(r);
+    const char *sd = r->mode == FY_META_NTFS3G ? xn->acl_3g : xn->security_3;
     if (x_copy(old_fd, tmp_fd, sd) < 0)
         return fail(err, es, errno, "cannot copy the security descriptor: %s", strerror(errno));
     uint32_t a;
-    if (!eff->set_attrs && x_get_attrs(old_fd, &a) == 0) {
+    if (!eff->set_attrs && x_get_attrs(xn, old_fd, &a) == 0) {
         eff->set_attrs = true;
         eff->attrs = a;
     }
     int64_t ft;
-    if (!eff->set_crtime && r->mode == FY_META_NTFS3G && fgetxattr(old_fd, XA_CRTIME, &ft, 8) == 8) {
+    if (!eff->set_crtime && r->mode == FY_META_NTFS3G &&
+        fgetxattr(old_fd, xn->crtime, &ft, 8) == 8) {
         eff->set_crtime = true;
         eff->crtime = fy_timespec_from_filetime(ft);
     }

@@ -526,7 +526,12 @@ int fy_safe_root_open(const char *dir, unsigned flags, fy_safe_root **out, char 
             close(t);
         }
     }
-    r->mode = (flags & FY_SAFE_FORCE_SIDEFILE) ? FY_META_SIDEFILE : fy_sm_probe(fd);
+    if (flags & FY_SAFE_FORCE_SIDEFILE)
+        r->mode = FY_META_SIDEFILE;
+    else if (flags & FY_SAFE_EMULATE_NTFS3G)
+        r->mode = FY_META_NTFS3G;
+    else
+        r->mode = fy_sm_probe(fd);
     *out = r;
     return 0;
 }

@@ -46,6 +46,9 @@ enum {
     FY_SAFE_READ_ONLY = 1u << 0,      /* a source volume: every write is refused (EROFS) */
     FY_SAFE_NO_OPENAT2 = 1u << 1,     /* use the component walk even where openat2 exists */
     FY_SAFE_FORCE_SIDEFILE = 1u << 2, /* ignore the mount's xattrs, use the side file */
+    /* Tests only: behave as on ntfs-3g, with its xattrs under user.ferrytest.* (a plain
+     * file system with user xattrs), so that the xattr code runs without an NTFS mount. */
+    FY_SAFE_EMULATE_NTFS3G = 1u << 3,
 };
 
 /* Opens dir (which may itself be reached through links: the administrator named it) as a

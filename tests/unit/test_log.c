@@ -181,6 +181,7 @@ static void test_log_files(void **state)
     assert_true(fy_log_enabled(l, FY_LOG_ERROR));
     assert_false(fy_log_enabled(l, FY_LOG_INFO));
     assert_int_equal(fy_log_attach(l, pers, err, sizeof err), 0);
+    assert_int_equal(fy_log_attach(l, logdir, err, sizeof err), 0); /* already there: no-op */
     fy_log_msg(l, FY_LOG_ERROR, "failed b.doc\nsecond line");
     assert_int_equal(fy_log_errors(l), 1);
     assert_int_equal(fy_log_warnings(l), 1);
@@ -211,6 +212,11 @@ static void test_log_files(void **state)
     free(a);
     free(b);
     free(p2);
+
+    char *dup = fy_xasprintf("%s/WS-07_2026-11-25_08-21-38_Ext-2.log", logdir);
+    struct stat st;
+    assert_int_equal(stat(dup, &st), -1); /* the no-op attach made no second file */
+    free(dup);
 
     /* the same name again (same second): a "-2" copy, never an overwrite */
     tick = 0;

@@ -4,7 +4,9 @@
  * outside the root changed; read-only roots; attributes, creation times and streams through
  * the side file (written, flushed, read back, bad lines reported); the policy helpers (free
  * name, newer); NTFS time conversions. Link and escape cases run with openat2 and with the
- * component walk. The ntfs-3g/ntfs3 xattr paths need an NTFS mount and are not run here. */
+ * component walk. The ntfs-3g xattr path runs emulated (FY_SAFE_EMULATE_NTFS3G: the same
+ * layout under user.ferrytest.*), skipped where the file system has no user xattrs; a real
+ * ntfs-3g or ntfs3 mount is not available to the tests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fy_common.h"
@@ -683,6 +686,138 @@ static void test_place(void **state)
     free(c);
 }
 
+static ssize_t raw_get(const char *base, const char *rel, const char *name, void *buf, size_t n)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", base, rel);
+    return lgetxattr(p, name, buf, n);
+}
+
+static void raw_set(const char *base, const char *rel, const char *name, const void *v, size_t n)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", base, rel);
+    assert_int_equal(lsetxattr(p, name, v, n, 0), 0);
+}
+
+static void test_xattr_mode(void **state)
+{
+    fx *f = *state;
+    xfile(f->root, "probe", "");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/probe", f->root);
+    if (setxattr(p, "user.ferrytest.probe", "1", 1, 0) < 0) {
+        skip(); /* no user xattrs on this file system */
+        return;
+    }
+    fy_safe_root *r = open_root(f->root, FY_SAFE_EMULATE_NTFS3G);
+    assert_int_equal(fy_safe_root_meta_mode(r), FY_META_NTFS3G);
+    char err[256];
+    static const char zone[] = "[ZoneTransfer]\r\nZoneId=3\r\n";
+    fy_stream_data sd[] = {{"Zone.Identifier", zone, sizeof zone - 1}, {"empty", NULL, 0}};
+    fy_place_meta pm = {
+        .set_mtime = true, .mtime = {1262304000, 0},
+        .set_crtime = true, .crtime = {1230768000, 500000000},
+        .set_attrs = true, .attrs = FY_ATTR_HIDDEN | FY_ATTR_ARCHIVE | FY_ATTR_ENCRYPTED,
+        .streams = sd, .nstreams = 2,
+    };
+    fy_place_opts o = {.meta = &pm};
+    assert_int_equal(fy_safe_place_data(r, "Users/Howard/dl.exe", "MZ", 2, &o, NULL, err,
+                                        sizeof err),
+                     0);
+    /* what is on disk: ntfs-3g's layout */
+    uint32_t a = 0;
+    assert_int_equal(raw_get(f->root, "users/Howard/dl.exe", "user.ferrytest.ntfs_attrib", &a, 4),
+                     4);
+    assert_int_equal(a, FY_ATTR_HIDDEN | FY_ATTR_ARCHIVE);
+    int64_t ft = 0;
+    assert_int_equal(raw_get(f->root, "users/Howard/dl.exe", "user.ferrytest.ntfs_crtime", &ft, 8),
+                     8);
+    assert_int_equal(ft, fy_filetime_from_timespec(pm.crtime));
+    char zb[64];
+    assert_int_equal(raw_get(f->root, "users/Howard/dl.exe",
+                             "user.ferrytest.stream.Zone.Identifier", zb, sizeof zb),
+                     sizeof zone - 1);
+    assert_false(exists(f->root, "users/Howard/.ferry-attrs"));
+    assert_false(exists(f->root, "users/Howard/.ferry-streams"));
+    /* read back */
+    fy_meta m;
+    assert_int_equal(fy_safe_get_meta(r, "users/howard/DL.EXE", &m, err, sizeof err), 0);
+    assert_true(m.has_attrs);
+    assert_int_equal(m.attrs, FY_ATTR_HIDDEN | FY_ATTR_ARCHIVE);
+    assert_true(m.has_crtime);
+    assert_int_equal(m.crtime.tv_sec, 1230768000);
+    assert_int_equal(m.crtime.tv_nsec, 500000000);
+    assert_int_equal(m.mtime.tv_sec, 1262304000);
+    assert_int_equal(m.nstreams, 2);
+    fy_meta_free(&m);
+    fy_buf b = {0};
+    assert_int_equal(fy_safe_read_stream(r, "users/howard/dl.exe", "Zone.Identifier", &b, err,
+                                         sizeof err),
+                     0);
+    assert_int_equal(b.len, sizeof zone - 1);
+    assert_memory_equal(b.data, zone, b.len);
+    b.len = 0;
+    assert_int_equal(fy_safe_read_stream(r, "users/howard/dl.exe", "none", &b, err, sizeof err),
+                     -1);
+    assert_int_equal(errno, ENODATA);
+    fy_buf_free(&b);
+
+    /* bits that are not ours to set are kept (ntfs3 applies the whole value it is given) */
+    uint32_t v = FY_ATTR_COMPRESSED | FY_ATTR_READONLY;
+    raw_set(f->root, "users/Howard/documents/Report.DOCX", "user.ferrytest.ntfs_attrib", &v, 4);
+    fy_place_meta hid = {.set_attrs = true, .attrs = FY_ATTR_HIDDEN};
+    assert_int_equal(fy_safe_set_meta(r, "users/howard/documents/report.docx", &hid, err,
+                                      sizeof err),
+                     0);
+    assert_int_equal(raw_get(f->root, "users/Howard/documents/Report.DOCX",
+                             "user.ferrytest.ntfs_attrib", &a, 4),
+                     4);
+    assert_int_equal(a, FY_ATTR_COMPRESSED | FY_ATTR_HIDDEN);
+    /* a folder reports the directory bit */
+    assert_int_equal(fy_safe_set_meta(r, "users/howard", &hid, err, sizeof err), 0);
+    assert_int_equal(fy_safe_get_meta(r, "users/howard", &m, err, sizeof err), 0);
+    assert_int_equal(m.attrs, FY_ATTR_HIDDEN | FY_ATTR_DIRECTORY);
+    fy_meta_free(&m);
+
+    /* keep_security: the security descriptor, attributes and creation time of the file
+     * being replaced stay (a hive); without it they go */
+    v = FY_ATTR_SYSTEM | FY_ATTR_ARCHIVE;
+    xfile(f->root, "users/Howard/NTUSER.DAT", "old hive");
+    raw_set(f->root, "users/Howard/NTUSER.DAT", "user.ferrytest.ntfs_attrib", &v, 4);
+    raw_set(f->root, "users/Howard/NTUSER.DAT", "user.ferrytest.ntfs_acl", "SD-BYTES", 8);
+    int64_t old_ct = 125000000000000000LL;
+    raw_set(f->root, "users/Howard/NTUSER.DAT", "user.ferrytest.ntfs_crtime", &old_ct, 8);
+    fy_place_meta only_mtime = {.set_mtime = true, .mtime = {1500000000, 0}};
+    fy_place_opts ks = {.meta = &only_mtime, .keep_security = true};
+    assert_int_equal(fy_safe_place_data(r, "users/howard/ntuser.dat", "new hive", 8, &ks, NULL,
+                                        err, sizeof err),
+                     0);
+    char sdb[16];
+    assert_int_equal(raw_get(f->root, "users/Howard/NTUSER.DAT", "user.ferrytest.ntfs_acl", sdb,
+                             sizeof sdb),
+                     8);
+    assert_memory_equal(sdb, "SD-BYTES", 8);
+    assert_int_equal(fy_safe_get_meta(r, "users/howard/ntuser.dat", &m, err, sizeof err), 0);
+    assert_int_equal(m.attrs, FY_ATTR_SYSTEM | FY_ATTR_ARCHIVE);
+    assert_int_equal(fy_filetime_from_timespec(m.crtime), old_ct);
+    assert_int_equal(m.mtime.tv_sec, 1500000000);
+    assert_int_equal(m.size, 8);
+    fy_meta_free(&m);
+    fy_place_opts plain = {0};
+    assert_int_equal(fy_safe_place_data(r, "users/howard/ntuser.dat", "newer", 5, &plain, NULL,
+                                        err, sizeof err),
+                     0);
+    assert_true(raw_get(f->root, "users/Howard/NTUSER.DAT", "user.ferrytest.ntfs_acl", sdb,
+                        sizeof sdb) < 0);
+    assert_int_equal(fy_safe_get_meta(r, "users/howard/ntuser.dat", &m, err, sizeof err), 0);
+    assert_false(m.has_attrs);
+    fy_meta_free(&m);
+    assert_int_equal(fy_safe_root_flush(r, err, sizeof err), 0);
+    assert_false(exists(f->root, "users/Howard/.ferry-attrs"));
+    close_root(r);
+}
+
 static void test_set_meta_folder(void **state)
 {
     fx *f = *state;
@@ -965,6 +1100,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_meta_folder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_xattr_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_side_file_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_name_newer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_in_one_folder, setup, teardown),
