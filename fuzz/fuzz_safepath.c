@@ -22,7 +22,8 @@ static fy_safe_root *g_roots[2];
 
 static void cleanup(void)
 {
-    for (int i = 0; i < 2; i++) fy_safe_root_close(g_roots[i], NULL, 0);
+    for (int i = 0; i < 2; i++)
+        fy_safe_root_close(g_roots[i], NULL, 0);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_base);
     if (system(cmd) != 0) fprintf(stderr, "fuzz_safepath: could not remove %s\n", g_base);
@@ -52,8 +53,8 @@ static void setup(void)
     snprintf(g_base, sizeof g_base, "%s/fuzz_safepath_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     must(mkdtemp(g_base) != NULL, "mkdtemp");
     char p[PATH_MAX], q[PATH_MAX];
-    static const char *const dirs[] = {"outside", "root", "root/a", "root/a/b", "root/Docs",
-                                       "root/Docs/Sub"};
+    static const char *const dirs[] = {"outside",  "root",      "root/a",
+                                       "root/a/b", "root/Docs", "root/Docs/Sub"};
     for (size_t i = 0; i < FY_ARRAY_LEN(dirs); i++) {
         snprintf(p, sizeof p, "%s/%s", g_base, dirs[i]);
         must(mkdir(p, 0777) == 0, p);
@@ -64,9 +65,9 @@ static void setup(void)
     put("root/file", "f");
     put("root/Docs/Sub/R\xC3\xA9sum\xC3\xA9.txt", "r");
     static const char *const links[][2] = {
-        {"root/a/up", "../.."},       {"root/a/b/up2", "../../../outside"},
-        {"root/abs", "/"},           {"root/a/self", "."},
-        {"root/Docs/loop", "loop"},  {"root/Docs/secret", "../../outside/secret"},
+        {"root/a/up", "../.."},     {"root/a/b/up2", "../../../outside"},
+        {"root/abs", "/"},          {"root/a/self", "."},
+        {"root/Docs/loop", "loop"}, {"root/Docs/secret", "../../outside/secret"},
     };
     for (size_t i = 0; i < FY_ARRAY_LEN(links); i++) {
         snprintf(p, sizeof p, "%s/%s", g_base, links[i][0]);
@@ -114,8 +115,8 @@ static void check_actual(const char *actual, const char *input)
         *s = '\0';
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode)) {
-            fprintf(stderr, "LINK CROSSED: input \"%s\" gave \"%s\" through %s\n", input,
-                    actual, p);
+            fprintf(stderr, "LINK CROSSED: input \"%s\" gave \"%s\" through %s\n", input, actual,
+                    p);
             abort();
         }
         *s = '/';

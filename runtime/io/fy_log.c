@@ -68,11 +68,16 @@ static int fail(char *err, size_t es, int e, const char *fmt, ...)
 const char *fy_log_level_name(fy_log_level lv)
 {
     switch (lv) {
-    case FY_LOG_ERROR: return "Error";
-    case FY_LOG_WARNING: return "Warning";
-    case FY_LOG_INFO: return "Informational";
-    case FY_LOG_VERBOSE: return "Verbose";
-    case FY_LOG_TRACE: return "Trace";
+    case FY_LOG_ERROR:
+        return "Error";
+    case FY_LOG_WARNING:
+        return "Warning";
+    case FY_LOG_INFO:
+        return "Informational";
+    case FY_LOG_VERBOSE:
+        return "Verbose";
+    case FY_LOG_TRACE:
+        return "Trace";
     }
     return "Informational";
 }
@@ -82,9 +87,8 @@ int fy_log_level_parse(const char *s, fy_log_level *lv)
     static const struct {
         const char *name;
         fy_log_level lv;
-    } t[] = {{"error", FY_LOG_ERROR},         {"warning", FY_LOG_WARNING},
-             {"info", FY_LOG_INFO},           {"informational", FY_LOG_INFO},
-             {"verbose", FY_LOG_VERBOSE},     {"trace", FY_LOG_TRACE}};
+    } t[] = {{"error", FY_LOG_ERROR},        {"warning", FY_LOG_WARNING}, {"info", FY_LOG_INFO},
+             {"informational", FY_LOG_INFO}, {"verbose", FY_LOG_VERBOSE}, {"trace", FY_LOG_TRACE}};
     for (size_t i = 0; i < FY_ARRAY_LEN(t); i++) {
         if (strcasecmp(s, t[i].name) == 0) {
             *lv = t[i].lv;
@@ -97,10 +101,14 @@ int fy_log_level_parse(const char *s, fy_log_level *lv)
 static const char *op_code(fy_log_op op)
 {
     switch (op) {
-    case FY_OP_EXTRACT: return "Ext";
-    case FY_OP_INJECT: return "Inj";
-    case FY_OP_BACKUP: return "Bak";
-    case FY_OP_RESTORE: return "Res";
+    case FY_OP_EXTRACT:
+        return "Ext";
+    case FY_OP_INJECT:
+        return "Inj";
+    case FY_OP_BACKUP:
+        return "Bak";
+    case FY_OP_RESTORE:
+        return "Res";
     }
     return "Ext";
 }
@@ -203,8 +211,8 @@ static void put_msg(fy_buf *b, const char *msg, bool cmtrace)
     }
 }
 
-static size_t format_line(fy_buf *b, fy_log_format f, fy_log_level lv, struct timespec t,
-                          long pid, const char *msg)
+static size_t format_line(fy_buf *b, fy_log_format f, fy_log_level lv, struct timespec t, long pid,
+                          const char *msg)
 {
     struct tm tm;
     time_t s = t.tv_sec;
@@ -220,11 +228,13 @@ static size_t format_line(fy_buf *b, fy_log_format f, fy_log_level lv, struct ti
                       "component=\"ferry\" context=\"\" type=\"%d\" thread=\"%ld\" file=\"\">\n",
                       tm.tm_hour, tm.tm_min, tm.tm_sec, t.tv_nsec / 1000000, tm.tm_mon + 1,
                       tm.tm_mday, tm.tm_year + 1900,
-                      lv == FY_LOG_ERROR ? 3 : lv == FY_LOG_WARNING ? 2 : 1, pid);
+                      lv == FY_LOG_ERROR     ? 3
+                      : lv == FY_LOG_WARNING ? 2
+                                             : 1,
+                      pid);
     } else {
-        fy_buf_printf(b, "%04d-%02d-%02d %02d:%02d:%02d [%s] ", tm.tm_year + 1900,
-                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                      fy_log_level_name(lv));
+        fy_buf_printf(b, "%04d-%02d-%02d %02d:%02d:%02d [%s] ", tm.tm_year + 1900, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, fy_log_level_name(lv));
         put_msg(b, msg, false);
         fy_buf_putc(b, '\n');
     }
@@ -354,8 +364,8 @@ static void emit(fy_log *l, const void *p, size_t n)
         if (write_all(c->fd, p, n) < 0) {
             c->failed = true;
             if (!l->write_err[0])
-                snprintf(l->write_err, sizeof l->write_err, "cannot write the log %s: %s",
-                         c->path, strerror(errno));
+                snprintf(l->write_err, sizeof l->write_err, "cannot write the log %s: %s", c->path,
+                         strerror(errno));
             warn_out(l, "cannot write the log %s: %s", c->path, strerror(errno));
         }
     }
@@ -463,7 +473,8 @@ int fy_log_open(const fy_log_opts *o, fy_log **out, char *err, size_t es)
     }
     fy_log_item(l, "Process", "%ld", l->pid);
     struct utsname u;
-    if (uname(&u) == 0) fy_log_item(l, "Running on", "%s (%s %s)", u.nodename, u.sysname, u.release);
+    if (uname(&u) == 0)
+        fy_log_item(l, "Running on", "%s (%s %s)", u.nodename, u.sysname, u.release);
     fy_log_item(l, "Log level", "%s", fy_log_level_name(l->level));
     fy_log_item(l, "Times", "UTC");
     *out = l;
@@ -645,8 +656,8 @@ int fy_log_close(fy_log *l, int exit_code, char *err, size_t es)
     struct timespec end = now(l);
     char t[64];
     fmt_time(t, sizeof t, end);
-    int64_t ms = (int64_t)(end.tv_sec - l->start.tv_sec) * 1000 +
-                 (end.tv_nsec - l->start.tv_nsec) / 1000000;
+    int64_t ms =
+        (int64_t)(end.tv_sec - l->start.tv_sec) * 1000 + (end.tv_nsec - l->start.tv_nsec) / 1000000;
     if (ms < 0) ms = 0;
     fy_log_section(l, "Summary");
     fy_log_item(l, "End", "%s", t);
@@ -661,14 +672,14 @@ int fy_log_close(fy_log *l, int exit_code, char *err, size_t es)
         if (!c->failed && (fsync(c->fd) < 0 && errno != EINVAL)) {
             c->failed = true;
             if (!l->write_err[0])
-                snprintf(l->write_err, sizeof l->write_err, "cannot sync the log %s: %s",
-                         c->path, strerror(errno));
+                snprintf(l->write_err, sizeof l->write_err, "cannot sync the log %s: %s", c->path,
+                         strerror(errno));
         }
         if (close(c->fd) < 0 && !c->failed) {
             c->failed = true;
             if (!l->write_err[0])
-                snprintf(l->write_err, sizeof l->write_err, "cannot close the log %s: %s",
-                         c->path, strerror(errno));
+                snprintf(l->write_err, sizeof l->write_err, "cannot close the log %s: %s", c->path,
+                         strerror(errno));
         }
         if (c->failed) rc = -1;
         free(c->path);

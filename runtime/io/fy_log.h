@@ -38,14 +38,14 @@ typedef enum { FY_OP_EXTRACT, FY_OP_INJECT, FY_OP_BACKUP, FY_OP_RESTORE } fy_log
 typedef struct fy_log_opts {
     const char *computer; /* for the file name; sanitised, upper-cased; NULL = "UNKNOWN" */
     fy_log_op op;
-    fy_log_level level;   /* lines above it are dropped; 0 = FY_LOG_INFO */
+    fy_log_level level; /* lines above it are dropped; 0 = FY_LOG_INFO */
     fy_log_format format;
-    const char *log_dir;  /* NULL = FY_LOG_DEFAULT_DIR; "" = no log-dir copy */
-    const char *program;  /* header: "ferry" */
-    const char *version;  /* header: FERRY_VERSION */
-    int argc;             /* header: the command line, masked with fy_log_mask_argv */
+    const char *log_dir; /* NULL = FY_LOG_DEFAULT_DIR; "" = no log-dir copy */
+    const char *program; /* header: "ferry" */
+    const char *version; /* header: FERRY_VERSION */
+    int argc;            /* header: the command line, masked with fy_log_mask_argv */
     char *const *argv;
-    FILE *echo;           /* NULL = none; else Error/Warning lines (<= echo_level) also here */
+    FILE *echo; /* NULL = none; else lines at or below echo_level also go here */
     fy_log_level echo_level;
     /* The clock (CLOCK_REALTIME when NULL): tests make names and lines reproducible. */
     struct timespec (*clock)(void *ctx);

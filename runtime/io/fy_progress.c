@@ -53,8 +53,8 @@ size_t fy_progress_format(char *buf, size_t size, const fy_progress_state *s, un
     if (frac > 1) frac = 1;
     if (frac >= 0) snprintf(parts[np++], sizeof parts[0], "%3d%%", (int)(frac * 100));
     if (s->files_total)
-        snprintf(parts[np++], sizeof parts[0], "%llu/%llu files",
-                 (unsigned long long)s->files_done, (unsigned long long)s->files_total);
+        snprintf(parts[np++], sizeof parts[0], "%llu/%llu files", (unsigned long long)s->files_done,
+                 (unsigned long long)s->files_total);
     else
         snprintf(parts[np++], sizeof parts[0], "%llu files", (unsigned long long)s->files_done);
     char a[24], b[24];
@@ -89,7 +89,8 @@ size_t fy_progress_format(char *buf, size_t size, const fy_progress_state *s, un
         if (cells > 40) cells = 40;
         size_t full = (size_t)(frac * (double)cells);
         buf[o++] = '[';
-        for (size_t i = 0; i < cells; i++) buf[o++] = i < full ? '#' : '.';
+        for (size_t i = 0; i < cells; i++)
+            buf[o++] = i < full ? '#' : '.';
         buf[o++] = ']';
         buf[o++] = ' ';
     }

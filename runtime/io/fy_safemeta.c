@@ -24,12 +24,12 @@ typedef struct xa_names {
     const char *stream_prefix; /* ADS with ntfs-3g streams_interface=xattr */
 } xa_names;
 
-static const xa_names xa_real = {"system.ntfs_attrib", "system.dos_attrib", "system.ntfs_crtime",
+static const xa_names xa_real = {"system.ntfs_attrib", "system.dos_attrib",    "system.ntfs_crtime",
                                  "system.ntfs_acl",    "system.ntfs_security", "user."};
 /* FY_SAFE_EMULATE_NTFS3G (tests): the same layout under user.ferrytest.* on a plain file
  * system with user xattrs, so the xattr code runs without an NTFS mount. */
-static const xa_names xa_emul = {"user.ferrytest.ntfs_attrib", "user.ferrytest.dos_attrib",
-                                 "user.ferrytest.ntfs_crtime", "user.ferrytest.ntfs_acl",
+static const xa_names xa_emul = {"user.ferrytest.ntfs_attrib",   "user.ferrytest.dos_attrib",
+                                 "user.ferrytest.ntfs_crtime",   "user.ferrytest.ntfs_acl",
                                  "user.ferrytest.ntfs_security", "user.ferrytest.stream."};
 
 static const xa_names *xa(const fy_safe_root *r)
@@ -192,7 +192,8 @@ int fy_sm_parse_time(const char *s, size_t n, int64_t *ft)
         unsigned v;
         if (!digits(s + p + 1, nd, &v)) return -1;
         frac = v;
-        for (size_t i = nd; i < 7; i++) frac *= 10;
+        for (size_t i = nd; i < 7; i++)
+            frac *= 10;
     }
     static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1601 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
@@ -249,7 +250,8 @@ static bool sf_del(fy_sidefile *s, const char *name)
 
 static void sf_free_one(fy_sidefile *s)
 {
-    for (size_t i = 0; i < s->n; i++) free(s->v[i].name);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].name);
     free(s->v);
     free(s->dir);
     free(s->warning);
@@ -324,7 +326,8 @@ static void sf_parse(fy_sidefile *s, const char *text, size_t n, const char *whe
     unsigned lineno = 0;
     while (pos < n) {
         size_t end = pos;
-        while (end < n && text[end] != '\n') end++;
+        while (end < n && text[end] != '\n')
+            end++;
         const char *line = text + pos;
         size_t len = end - pos;
         pos = end + 1;
@@ -334,8 +337,10 @@ static void sf_parse(fy_sidefile *s, const char *text, size_t n, const char *whe
         const char *t1 = memchr(line, '\t', len);
         const char *t2 = t1 ? memchr(t1 + 1, '\t', len - (size_t)(t1 + 1 - line)) : NULL;
         if (!t1 || !t2 || memchr(t2 + 1, '\t', len - (size_t)(t2 + 1 - line))) {
-            sf_warn(s, "%s line %u: expected name, attributes and creation time separated by "
-                    "tabs", where, lineno);
+            sf_warn(s,
+                    "%s line %u: expected name, attributes and creation time separated by "
+                    "tabs",
+                    where, lineno);
             continue;
         }
         char *name = unescape_name(line, (size_t)(t1 - line));
@@ -358,8 +363,8 @@ static void sf_parse(fy_sidefile *s, const char *text, size_t n, const char *whe
                     attrs = attrs << 4 | (uint32_t)h;
             }
             if (!ok) {
-                sf_warn(s, "%s line %u: bad attributes \"%.*s\" (1 to 8 hex digits or -)",
-                        where, lineno, (int)an, a);
+                sf_warn(s, "%s line %u: bad attributes \"%.*s\" (1 to 8 hex digits or -)", where,
+                        lineno, (int)an, a);
                 free(name);
                 continue;
             }
@@ -371,8 +376,10 @@ static void sf_parse(fy_sidefile *s, const char *text, size_t n, const char *whe
         int64_t ft = 0;
         if (!(cn == 1 && c[0] == '-')) {
             if (fy_sm_parse_time(c, cn, &ft) < 0) {
-                sf_warn(s, "%s line %u: bad creation time \"%.*s\" (YYYY-MM-DDTHH:MM:SS[.f]Z "
-                        "or -)", where, lineno, (int)cn, c);
+                sf_warn(s,
+                        "%s line %u: bad creation time \"%.*s\" (YYYY-MM-DDTHH:MM:SS[.f]Z "
+                        "or -)",
+                        where, lineno, (int)cn, c);
                 free(name);
                 continue;
             }
@@ -495,7 +502,8 @@ static void sf_load(fy_sidefile *s, int dirfd)
 {
     char where[600];
     snprintf(where, sizeof where, "%s%s" FY_SIDE_ATTRS, s->dir, *s->dir ? "/" : "");
-    int fd = openat(dirfd, FY_SIDE_ATTRS, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    int fd =
+        openat(dirfd, FY_SIDE_ATTRS, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ELOOP)
             sf_warn(s, "ignoring %s: it is a link", where);
@@ -573,7 +581,8 @@ int fy_sm_flush(fy_safe_root *r, char *err, size_t es)
 
 void fy_sm_free(fy_safe_root *r)
 {
-    for (size_t i = 0; i < r->nsf; i++) sf_free_one(&r->sf[i]);
+    for (size_t i = 0; i < r->nsf; i++)
+        sf_free_one(&r->sf[i]);
     free(r->sf);
     r->sf = NULL;
     r->nsf = r->capsf = 0;
@@ -655,15 +664,15 @@ static int drop_stream(int sfd, const char *entry, const char *stream, void *ctx
     return 0;
 }
 
-static int side_write_stream(fy_safe_root *r, int dirfd, const char *name,
-                             const fy_stream_data *sd, char *err, size_t es)
+static int side_write_stream(fy_safe_root *r, int dirfd, const char *name, const fy_stream_data *sd,
+                             char *err, size_t es)
 {
     char *entry = fy_xasprintf("%s:%s", name, sd->name);
     int sfd = -1, fd = -1, rc = -1;
     char tmp[32] = "";
     if (strlen(entry) > 255) {
-        fail(err, es, ENAMETOOLONG, "stream name \"%s\" too long to keep beside \"%s\"",
-             sd->name, name);
+        fail(err, es, ENAMETOOLONG, "stream name \"%s\" too long to keep beside \"%s\"", sd->name,
+             name);
         goto out;
     }
     sfd = streams_dir(dirfd, true);
@@ -853,8 +862,8 @@ int fy_sm_read_stream(fy_safe_root *r, fy_walk *w, const char *stream, fy_buf *o
         int e = errno;
         free(xname);
         if (n < 0) {
-            fail(err, es, e == ENODATA ? ENODATA : e, "cannot read stream %s of \"%s\": %s",
-                 stream, full, strerror(e));
+            fail(err, es, e == ENODATA ? ENODATA : e, "cannot read stream %s of \"%s\": %s", stream,
+                 full, strerror(e));
             goto out;
         }
         out->len += (size_t)n;
@@ -880,8 +889,7 @@ int fy_sm_read_stream(fy_safe_root *r, fy_walk *w, const char *stream, fy_buf *o
         goto out;
     }
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > FY_STREAM_MAX_BYTES) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > FY_STREAM_MAX_BYTES) {
         fail(err, es, EINVAL, "stream %s of \"%s\" is not a regular file of at most %u bytes",
              stream, full, FY_STREAM_MAX_BYTES);
         goto out;
@@ -925,8 +933,8 @@ int fy_sm_apply_fd(fy_safe_root *r, int fd, const fy_place_meta *pm, const char 
             int x = fsetxattr(fd, xname, sd->data ? sd->data : "", sd->size, 0);
             free(xname);
             if (x < 0)
-                return fail(err, es, errno, "cannot write stream %s of \"%s\": %s", sd->name,
-                            what, strerror(errno));
+                return fail(err, es, errno, "cannot write stream %s of \"%s\": %s", sd->name, what,
+                            strerror(errno));
         }
         if (pm->set_crtime) {
             int64_t ft = fy_filetime_from_timespec(pm->crtime);

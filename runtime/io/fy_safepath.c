@@ -123,22 +123,25 @@ int fy_safe_check_path(const char *p, size_t n, char *err, size_t es)
     size_t i = 0;
     while (i <= n) {
         size_t j = i;
-        while (j < n && p[j] != '/') j++;
+        while (j < n && p[j] != '/')
+            j++;
         size_t len = j - i;
         if (len == 0)
             return fail(err, es, EINVAL, "bad path \"%.*s\": an empty component", (int)n, p);
         if ((len == 1 && p[i] == '.') || (len == 2 && p[i] == '.' && p[i + 1] == '.'))
-            return fail(err, es, EINVAL, "bad path \"%.*s\": a \".\" or \"..\" component",
-                        (int)n, p);
+            return fail(err, es, EINVAL, "bad path \"%.*s\": a \".\" or \"..\" component", (int)n,
+                        p);
         if (len > FY_SP_MAX_NAME)
-            return fail(err, es, ENAMETOOLONG, "bad path \"%.*s\": a name over %d bytes", (int)n,
-                        p, FY_SP_MAX_NAME);
+            return fail(err, es, ENAMETOOLONG, "bad path \"%.*s\": a name over %d bytes", (int)n, p,
+                        FY_SP_MAX_NAME);
         char name[FY_SP_MAX_NAME + 1];
         memcpy(name, p + i, len);
         name[len] = '\0';
         if (fy_safe_is_internal_name(name))
-            return fail(err, es, EINVAL, "bad path \"%.*s\": \"%s\" is a name ferry keeps for "
-                        "itself", (int)n, p, name);
+            return fail(err, es, EINVAL,
+                        "bad path \"%.*s\": \"%s\" is a name ferry keeps for "
+                        "itself",
+                        (int)n, p, name);
         i = j + 1;
     }
     return 0;
@@ -160,7 +163,8 @@ static int cmp_names(const void *x, const void *y)
 
 static void dc_clear_one(fy_dircache *d)
 {
-    for (size_t i = 0; i < d->n; i++) free(d->names[i]);
+    for (size_t i = 0; i < d->n; i++)
+        free(d->names[i]);
     free(d->names);
     free(d->dir);
     memset(d, 0, sizeof *d);
@@ -168,7 +172,8 @@ static void dc_clear_one(fy_dircache *d)
 
 static void dc_clear(fy_safe_root *r)
 {
-    for (size_t i = 0; i < r->ndc; i++) dc_clear_one(&r->dc[i]);
+    for (size_t i = 0; i < r->ndc; i++)
+        dc_clear_one(&r->dc[i]);
     r->ndc = 0;
     r->dc_names = 0;
 }
@@ -197,7 +202,8 @@ static int dc_list(fy_safe_root *r, fy_dircache *d, int dirfd, const struct stat
         close(fd);
         return fail(err, es, e, "cannot list folder \"%s\": %s", d->dir, strerror(e));
     }
-    for (size_t i = 0; i < d->n; i++) free(d->names[i]);
+    for (size_t i = 0; i < d->n; i++)
+        free(d->names[i]);
     r->dc_names -= d->n < r->dc_names ? d->n : r->dc_names;
     d->n = 0;
     struct dirent *de;
@@ -226,8 +232,8 @@ static int dc_list(fy_safe_root *r, fy_dircache *d, int dirfd, const struct stat
 }
 
 /* The listing of dirfd, fresh (relisted when the folder changed or force). */
-static fy_dircache *dc_get(fy_safe_root *r, int dirfd, const char *dirpath, bool force,
-                           char *err, size_t es)
+static fy_dircache *dc_get(fy_safe_root *r, int dirfd, const char *dirpath, bool force, char *err,
+                           size_t es)
 {
     struct stat ds;
     if (fstat(dirfd, &ds) < 0) {
@@ -634,8 +640,7 @@ static int open_error(char *err, size_t es, int e, const char *full)
     return fail(err, es, e, "cannot open \"%s\": %s", full, strerror(e));
 }
 
-int fy_safe_open(fy_safe_root *r, const char *relpath, int flags, mode_t mode, char *err,
-                 size_t es)
+int fy_safe_open(fy_safe_root *r, const char *relpath, int flags, mode_t mode, char *err, size_t es)
 {
     int acc = flags & O_ACCMODE;
     bool writes = acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
@@ -805,7 +810,8 @@ int fy_safe_get_meta(fy_safe_root *r, const char *relpath, fy_meta *m, char *err
 void fy_meta_free(fy_meta *m)
 {
     if (!m) return;
-    for (size_t i = 0; i < m->nstreams; i++) free(m->streams[i]);
+    for (size_t i = 0; i < m->nstreams; i++)
+        free(m->streams[i]);
     free(m->streams);
     free(m->link_target);
     free(m->warning);
@@ -974,8 +980,8 @@ static int place(fy_safe_root *r, const char *relpath, const void *data, size_t 
     }
     fy_place_meta eff = o->meta ? *o->meta : (fy_place_meta){0};
     if (w.exists && o->keep_security) {
-        int oldfd = openat(w.dirfd, w.last, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-                                                O_NOCTTY);
+        int oldfd =
+            openat(w.dirfd, w.last, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (oldfd < 0) {
             open_error(err, es, errno, full);
             goto out;
@@ -1010,8 +1016,8 @@ static int place(fy_safe_root *r, const char *relpath, const void *data, size_t 
     }
     fy_sp_dc_added(r, w.dirfd, w.dirpath, w.exists ? NULL : w.last);
     if (r->mode == FY_META_SIDEFILE &&
-        fy_sm_apply_side(r, w.dirfd, w.dirpath, w.last, o->meta, w.exists && o->keep_security,
-                         true, err, es) < 0)
+        fy_sm_apply_side(r, w.dirfd, w.dirpath, w.last, o->meta, w.exists && o->keep_security, true,
+                         err, es) < 0)
         goto out;
     rc = 0;
     if (placed) {

@@ -83,8 +83,7 @@ int fy_safe_resolve(fy_safe_root *r, const char *relpath, char **actual, char *e
 int fy_safe_exists(fy_safe_root *r, const char *relpath, char *err, size_t err_size);
 
 /* lstat of relpath (a final link is reported, not followed). -1 with ENOENT when absent. */
-int fy_safe_stat(fy_safe_root *r, const char *relpath, struct stat *st, char *err,
-                 size_t err_size);
+int fy_safe_stat(fy_safe_root *r, const char *relpath, struct stat *st, char *err, size_t err_size);
 
 /* open(2) beneath the root: returns an fd or -1. O_NOFOLLOW, O_CLOEXEC and O_NOCTTY are
  * always added; on a read-only root O_NOATIME is tried too. With O_CREAT the parent folder
@@ -96,8 +95,7 @@ int fy_safe_open(fy_safe_root *r, const char *relpath, int flags, mode_t mode, c
 
 /* Creates relpath and its missing parents as folders (mode 0777 less umask), reusing
  * existing components in any case. *actual (may be NULL) = the folder's path on disk. */
-int fy_safe_mkdirs(fy_safe_root *r, const char *relpath, char **actual, char *err,
-                   size_t err_size);
+int fy_safe_mkdirs(fy_safe_root *r, const char *relpath, char **actual, char *err, size_t err_size);
 
 /* Removes a file (not a folder) and its side-file entry and streams. */
 int fy_safe_unlink(fy_safe_root *r, const char *relpath, char *err, size_t err_size);
@@ -146,8 +144,7 @@ typedef struct fy_meta {
 
 /* Reads relpath's metadata without following a final link. *m is overwritten (free it
  * with fy_meta_free even after an error). */
-int fy_safe_get_meta(fy_safe_root *r, const char *relpath, fy_meta *m, char *err,
-                     size_t err_size);
+int fy_safe_get_meta(fy_safe_root *r, const char *relpath, fy_meta *m, char *err, size_t err_size);
 void fy_meta_free(fy_meta *m);
 
 /* Reads one alternate data stream of relpath into out (appended). -1 with ENODATA when

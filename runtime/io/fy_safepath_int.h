@@ -74,8 +74,8 @@ void fy_sp_walk_free(fy_walk *w);
 char *fy_sp_join(const char *dir, const char *name); /* malloc'd "dir/name" or "name" */
 /* Case-insensitive lookup of name in the folder dirfd (at dirpath). 0 found (*found, *st),
  * 1 absent, -1 error. */
-int fy_sp_lookup(fy_safe_root *r, int dirfd, const char *dirpath, const char *name,
-                 char **found, struct stat *st, char *err, size_t err_size);
+int fy_sp_lookup(fy_safe_root *r, int dirfd, const char *dirpath, const char *name, char **found,
+                 struct stat *st, char *err, size_t err_size);
 void fy_sp_dc_added(fy_safe_root *r, int dirfd, const char *dirpath, const char *name);
 void fy_sp_dc_removed(fy_safe_root *r, int dirfd, const char *dirpath, const char *name);
 /* Creates a temporary file in dirfd: returns its fd and writes its name into name[32]. */

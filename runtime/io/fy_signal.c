@@ -8,7 +8,7 @@
 #include "fy_common.h"
 #include "io/fy_signal.h"
 
-static volatile sig_atomic_t g_cancel;     /* the signal number, or -1 from the program */
+static volatile sig_atomic_t g_cancel; /* the signal number, or -1 from the program */
 static volatile sig_atomic_t g_installed;
 static struct sigaction g_old_int, g_old_term;
 

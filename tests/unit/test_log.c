@@ -32,7 +32,8 @@ static char *slurp(const char *path)
     fy_buf b = {0};
     char tmp[4096];
     size_t k;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) fy_buf_put(&b, tmp, k);
+    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
+        fy_buf_put(&b, tmp, k);
     fclose(f);
     char *s = fy_xstrdup(fy_buf_cstr(&b));
     fy_buf_free(&b);
@@ -62,7 +63,8 @@ static void test_mask_argv(void **state)
         const char *argv[8];
         const char *want;
     } cases[] = {
-        {6, {"ferry", "extract", "--password", "s3cret", "--machine", "/mnt/x"},
+        {6,
+         {"ferry", "extract", "--password", "s3cret", "--machine", "/mnt/x"},
          "ferry extract --password ******** --machine /mnt/x"},
         {3, {"ferry", "inject", "--password=s3cret"}, "ferry inject --password=********"},
         {3, {"ferry", "inject", "--PassWord=s3cret"}, "ferry inject --PassWord=********"},
@@ -72,7 +74,8 @@ static void test_mask_argv(void **state)
         {4, {"ferry", "x", "--password-file", "/etc/pw"}, "ferry x --password-file /etc/pw"},
         {3, {"ferry", "x", "--password"}, "ferry x --password"},
         {4, {"ferry", "--password", "--password", "s3cret"}, "ferry --password ******** s3cret"},
-        {3, {"ferry", "--config", "C:\\My Files\\SE.cfg"},
+        {3,
+         {"ferry", "--config", "C:\\My Files\\SE.cfg"},
          "ferry --config \"C:\\My Files\\SE.cfg\""},
         {2, {"ferry", "C:\\Users\\x"}, "ferry C:\\Users\\x"},
         {3, {"ferry", "", "a\"b"}, "ferry \"\" \"a\\\"b\""},
@@ -164,9 +167,16 @@ static void test_log_files(void **state)
     assert_int_equal(mkdir(pers, 0777), 0);
     int tick = 0;
     char *argv[] = {"ferry", "extract", "--machine", "/mnt/win", NULL};
-    fy_log_opts o = {.computer = "ws-07", .op = FY_OP_EXTRACT, .level = FY_LOG_WARNING,
-                     .log_dir = logdir, .program = "ferry", .version = "0.1.0",
-                     .argc = 4, .argv = argv, .clock = fixed_clock, .clock_ctx = &tick};
+    fy_log_opts o = {.computer = "ws-07",
+                     .op = FY_OP_EXTRACT,
+                     .level = FY_LOG_WARNING,
+                     .log_dir = logdir,
+                     .program = "ferry",
+                     .version = "0.1.0",
+                     .argc = 4,
+                     .argv = argv,
+                     .clock = fixed_clock,
+                     .clock_ctx = &tick};
     fy_log *l = NULL;
     char err[256];
     assert_int_equal(fy_log_open(&o, &l, err, sizeof err), 0);
@@ -195,7 +205,8 @@ static void test_log_files(void **state)
     assert_string_equal(a, b); /* the attached copy has every line, from the start */
     static const char first[] = "2026-11-25 08:21:39 [Informational] ==== Header ====\n";
     assert_true(strncmp(a, first, strlen(first)) == 0);
-    assert_non_null(strstr(a, "[Informational]   Command line: ferry extract --machine /mnt/win\n"));
+    assert_non_null(
+        strstr(a, "[Informational]   Command line: ferry extract --machine /mnt/win\n"));
     assert_non_null(strstr(a, "[Informational]   Version: 0.1.0\n"));
     assert_non_null(strstr(a, "==== Time ====\n"));
     assert_non_null(strstr(a, "  Start: 2026-11-25 08:21:38 UTC\n"));
@@ -269,8 +280,13 @@ static void test_log_dir_unusable(void **state)
     size_t echo_len = 0;
     FILE *echo = open_memstream(&echo_text, &echo_len);
     int tick = 0;
-    fy_log_opts o = {.computer = "pc", .op = FY_OP_INJECT, .log_dir = logdir, .echo = echo,
-                     .echo_level = FY_LOG_WARNING, .clock = fixed_clock, .clock_ctx = &tick};
+    fy_log_opts o = {.computer = "pc",
+                     .op = FY_OP_INJECT,
+                     .log_dir = logdir,
+                     .echo = echo,
+                     .echo_level = FY_LOG_WARNING,
+                     .clock = fixed_clock,
+                     .clock_ctx = &tick};
     fy_log *l = NULL;
     char err[256];
     assert_int_equal(fy_log_open(&o, &l, err, sizeof err), 0);
@@ -315,12 +331,19 @@ static void test_no_password(void **state)
     char *echo_text = NULL;
     size_t echo_len = 0;
     FILE *echo = open_memstream(&echo_text, &echo_len);
-    char *argv[] = {"se", "/AUTOEXTRACT", "/PASSWORD", "Tr0ub4dor&3", "--password=Tr0ub4dor&3",
-                    "/Password:Tr0ub4dor&3", NULL};
+    char *argv[] = {"se",          "/AUTOEXTRACT",           "/PASSWORD",
+                    "Tr0ub4dor&3", "--password=Tr0ub4dor&3", "/Password:Tr0ub4dor&3",
+                    NULL};
     for (int format = 0; format < 2; format++) {
-        fy_log_opts o = {.computer = "pc", .op = FY_OP_EXTRACT, .level = FY_LOG_TRACE,
-                         .format = (fy_log_format)format, .log_dir = dir, .argc = 6,
-                         .argv = argv, .echo = echo, .echo_level = FY_LOG_TRACE};
+        fy_log_opts o = {.computer = "pc",
+                         .op = FY_OP_EXTRACT,
+                         .level = FY_LOG_TRACE,
+                         .format = (fy_log_format)format,
+                         .log_dir = dir,
+                         .argc = 6,
+                         .argv = argv,
+                         .echo = echo,
+                         .echo_level = FY_LOG_TRACE};
         fy_log *l = NULL;
         char err[256];
         assert_int_equal(fy_log_open(&o, &l, err, sizeof err), 0);
@@ -359,9 +382,9 @@ static void test_no_password(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mask_argv),     cmocka_unit_test(test_file_name),
-        cmocka_unit_test(test_format_line),   cmocka_unit_test(test_levels),
-        cmocka_unit_test(test_log_files),     cmocka_unit_test(test_log_dir_unusable),
+        cmocka_unit_test(test_mask_argv),   cmocka_unit_test(test_file_name),
+        cmocka_unit_test(test_format_line), cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_log_files),   cmocka_unit_test(test_log_dir_unusable),
         cmocka_unit_test(test_no_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,8 +33,9 @@ static void test_format_known(void **state)
 {
     (void)state;
     char buf[256];
-    fy_progress_state s = {.files_done = 120, .files_total = 342,
-                           .bytes_done = 1288490189, /* 1.2 GiB */
+    fy_progress_state s = {.files_done = 120,
+                           .files_total = 342,
+                           .bytes_done = 1288490189,  /* 1.2 GiB */
                            .bytes_total = 3650722202, /* 3.4 GiB */
                            .elapsed = 20.0};
     size_t n = fy_progress_format(buf, sizeof buf, &s, 100);

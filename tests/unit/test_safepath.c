@@ -58,7 +58,8 @@ static char *xread(const char *base, const char *rel)
     fy_buf b = {0};
     char tmp[4096];
     size_t k;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) fy_buf_put(&b, tmp, k);
+    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
+        fy_buf_put(&b, tmp, k);
     fclose(f);
     char *s = fy_xstrdup(fy_buf_cstr(&b));
     fy_buf_free(&b);
@@ -161,10 +162,10 @@ static int setup(void **state)
     xmkdir(f->root, "users/Howard/documents");
     xfile(f->root, "users/Howard/documents/Report.DOCX", "report");
     xmkdir(f->root, "a");
-    xlink(f->root, "a/evil", "../../outside");              /* a folder link, relative */
-    xlink(f->root, "a/lnk", "../../outside/secret.txt");    /* a file link */
-    xlink(f->root, "a/dangling", "../../outside/new.txt");  /* would create outside */
-    xlink(f->root, "a/abs", f->outside);                    /* absolute */
+    xlink(f->root, "a/evil", "../../outside");             /* a folder link, relative */
+    xlink(f->root, "a/lnk", "../../outside/secret.txt");   /* a file link */
+    xlink(f->root, "a/dangling", "../../outside/new.txt"); /* would create outside */
+    xlink(f->root, "a/abs", f->outside);                   /* absolute */
     char p[1024], q[1024];
     snprintf(p, sizeof p, "%s/secret.txt", f->outside);
     snprintf(q, sizeof q, "%s/a/hard", f->root);
@@ -202,13 +203,25 @@ static void test_check_path(void **state)
 {
     (void)state;
     char err[256];
-    static const char *const good[] = {"", "a", "a/b", "Users/Howard/My Documents/x.txt",
-                                       "..a", "a..", ".hidden", "a/...", "résumé"};
+    static const char *const good[] = {"",      "a",   "a/b",     "Users/Howard/My Documents/x.txt",
+                                       "..a",   "a..", ".hidden", "a/...",
+                                       "résumé"};
     for (size_t i = 0; i < FY_ARRAY_LEN(good); i++)
         assert_int_equal(fy_safe_check_path(good[i], strlen(good[i]), err, sizeof err), 0);
-    static const char *const bad[] = {"/a",  "a//b", "a/",       "../a",  "a/../b",
-                                      ".",   "..",   "a/./b",    "a\\b",  "a/..",
-                                      "./a", "/",    ".ferry-attrs", "x/.ferry-streams/y",
+    static const char *const bad[] = {"/a",
+                                      "a//b",
+                                      "a/",
+                                      "../a",
+                                      "a/../b",
+                                      ".",
+                                      "..",
+                                      "a/./b",
+                                      "a\\b",
+                                      "a/..",
+                                      "./a",
+                                      "/",
+                                      ".ferry-attrs",
+                                      "x/.ferry-streams/y",
                                       "x/.ferry-tmp-0001"};
     for (size_t i = 0; i < FY_ARRAY_LEN(bad); i++) {
         err[0] = '\0';
@@ -234,9 +247,8 @@ static void test_resolve_case(void **state)
     fx *f = *state;
     fy_safe_root *r = open_root(f->root, 0);
     char err[256], *actual = NULL;
-    assert_int_equal(fy_safe_resolve(r, "Users/HOWARD/Documents/report.docx", &actual, err,
-                                     sizeof err),
-                     0);
+    assert_int_equal(
+        fy_safe_resolve(r, "Users/HOWARD/Documents/report.docx", &actual, err, sizeof err), 0);
     assert_string_equal(actual, "users/Howard/documents/Report.DOCX");
     free(actual);
     assert_int_equal(fy_safe_resolve(r, "USERS/howard/Music/Song.mp3", &actual, err, sizeof err),
@@ -249,9 +261,8 @@ static void test_resolve_case(void **state)
     assert_int_equal(fy_safe_exists(r, "users/howard/DOCUMENTS", err, sizeof err), 1);
     assert_int_equal(fy_safe_exists(r, "users/howard/Pictures", err, sizeof err), 0);
     /* a file where a folder is needed */
-    assert_int_equal(fy_safe_resolve(r, "users/Howard/documents/Report.DOCX/x", &actual, err,
-                                     sizeof err),
-                     -1);
+    assert_int_equal(
+        fy_safe_resolve(r, "users/Howard/documents/Report.DOCX/x", &actual, err, sizeof err), -1);
     assert_int_equal(errno, ENOTDIR);
     assert_null(actual);
 
@@ -314,9 +325,8 @@ static void test_open_create(void **state)
                      -1);
     assert_int_equal(errno, EEXIST);
     /* missing parent, missing file */
-    assert_int_equal(fy_safe_open(r, "users/Nobody/x.txt", O_WRONLY | O_CREAT, 0644, err,
-                                  sizeof err),
-                     -1);
+    assert_int_equal(
+        fy_safe_open(r, "users/Nobody/x.txt", O_WRONLY | O_CREAT, 0644, err, sizeof err), -1);
     assert_int_equal(errno, ENOENT);
     assert_int_equal(fy_safe_open(r, "users/Howard/none.txt", O_RDONLY, 0, err, sizeof err), -1);
     assert_int_equal(errno, ENOENT);
@@ -337,26 +347,23 @@ static void test_mkdirs(void **state)
     fx *f = *state;
     fy_safe_root *r = open_root(f->root, 0);
     char err[256], *actual = NULL;
-    assert_int_equal(fy_safe_mkdirs(r, "Users/HOWARD/AppData/Roaming/Vendor", &actual, err,
-                                    sizeof err),
-                     0);
+    assert_int_equal(
+        fy_safe_mkdirs(r, "Users/HOWARD/AppData/Roaming/Vendor", &actual, err, sizeof err), 0);
     assert_string_equal(actual, "users/Howard/AppData/Roaming/Vendor");
     free(actual);
     assert_true(exists(f->root, "users/Howard/AppData/Roaming/Vendor"));
     assert_false(exists(f->root, "Users"));
     /* again, in another case: nothing new */
-    assert_int_equal(fy_safe_mkdirs(r, "users/howard/appdata/roaming/VENDOR", &actual, err,
-                                    sizeof err),
-                     0);
+    assert_int_equal(
+        fy_safe_mkdirs(r, "users/howard/appdata/roaming/VENDOR", &actual, err, sizeof err), 0);
     assert_string_equal(actual, "users/Howard/AppData/Roaming/Vendor");
     free(actual);
     assert_int_equal(fy_safe_mkdirs(r, "", NULL, err, sizeof err), 0);
     assert_int_equal(fy_safe_mkdirs(r, "users/Howard/documents/Report.DOCX", NULL, err, sizeof err),
                      -1);
     assert_int_equal(errno, ENOTDIR);
-    assert_int_equal(fy_safe_mkdirs(r, "users/Howard/documents/Report.DOCX/sub", NULL, err,
-                                    sizeof err),
-                     -1);
+    assert_int_equal(
+        fy_safe_mkdirs(r, "users/Howard/documents/Report.DOCX/sub", NULL, err, sizeof err), -1);
     assert_int_equal(errno, ENOTDIR);
     close_root(r);
 }
@@ -372,8 +379,10 @@ static void links_refused(fx *f, unsigned flags)
 {
     char *before = snapshot(f->outside);
     fy_safe_root *r = open_root(f->root, flags);
-    if (!(flags & FY_SAFE_NO_OPENAT2)) assert_true(fy_safe_root_uses_openat2(r));
-    else assert_false(fy_safe_root_uses_openat2(r));
+    if (!(flags & FY_SAFE_NO_OPENAT2))
+        assert_true(fy_safe_root_uses_openat2(r));
+    else
+        assert_false(fy_safe_root_uses_openat2(r));
     char err[256], *actual = NULL;
     static const char *const through[] = {"a/evil/secret.txt", "A/EVIL/SECRET.TXT",
                                           "a/evil/new.txt", "a/abs/secret.txt"};
@@ -382,8 +391,7 @@ static void links_refused(fx *f, unsigned flags)
         expect_link_refused(fy_safe_resolve(r, p, &actual, err, sizeof err), err);
         assert_null(actual);
         expect_link_refused(fy_safe_open(r, p, O_RDONLY, 0, err, sizeof err), err);
-        expect_link_refused(fy_safe_open(r, p, O_WRONLY | O_CREAT | O_TRUNC, 0644, err,
-                                         sizeof err),
+        expect_link_refused(fy_safe_open(r, p, O_WRONLY | O_CREAT | O_TRUNC, 0644, err, sizeof err),
                             err);
         expect_link_refused(fy_safe_place_data(r, p, "x", 1, NULL, NULL, err, sizeof err), err);
         expect_link_refused(fy_safe_mkdirs(r, p, NULL, err, sizeof err), err);
@@ -481,9 +489,8 @@ static void test_read_only(void **state)
     assert_int_equal(fy_safe_open(r, "users/howard/x", O_WRONLY | O_CREAT, 0644, err, sizeof err),
                      -1);
     assert_int_equal(errno, EROFS);
-    assert_int_equal(fy_safe_open(r, "users/Howard/documents/Report.DOCX", O_RDWR, 0, err,
-                                  sizeof err),
-                     -1);
+    assert_int_equal(
+        fy_safe_open(r, "users/Howard/documents/Report.DOCX", O_RDWR, 0, err, sizeof err), -1);
     assert_int_equal(errno, EROFS);
     assert_int_equal(fy_safe_place_data(r, "x.txt", "x", 1, NULL, NULL, err, sizeof err), -1);
     assert_int_equal(errno, EROFS);
@@ -526,11 +533,16 @@ static void test_place(void **state)
     static const char zone[] = "[ZoneTransfer]\r\nZoneId=3\r\n";
     fy_stream_data sd[] = {{"Zone.Identifier", zone, sizeof zone - 1}, {"empty", NULL, 0}};
     fy_place_meta pm = {
-        .set_mtime = true, .mtime = {1262304000, 123456700}, /* 2010-01-01 */
-        .set_atime = true, .atime = {1262390400, 0},
-        .set_crtime = true, .crtime = {1230768000, 500000000}, /* 2009-01-01 */
-        .set_attrs = true, .attrs = FY_ATTR_HIDDEN | FY_ATTR_ARCHIVE | FY_ATTR_ENCRYPTED,
-        .streams = sd, .nstreams = 2,
+        .set_mtime = true,
+        .mtime = {1262304000, 123456700}, /* 2010-01-01 */
+        .set_atime = true,
+        .atime = {1262390400, 0},
+        .set_crtime = true,
+        .crtime = {1230768000, 500000000}, /* 2009-01-01 */
+        .set_attrs = true,
+        .attrs = FY_ATTR_HIDDEN | FY_ATTR_ARCHIVE | FY_ATTR_ENCRYPTED,
+        .streams = sd,
+        .nstreams = 2,
     };
     fy_place_opts o = {.meta = &pm};
     assert_int_equal(fy_safe_place_data(r, "USERS/HOWARD/Desktop/Plan\tA%.txt", "plan", 4, &o,
@@ -571,9 +583,9 @@ static void test_place(void **state)
     assert_int_equal(b.len, sizeof zone - 1);
     assert_memory_equal(b.data, zone, b.len);
     b.len = 0;
-    assert_int_equal(fy_safe_read_stream(r, "users/Howard/Desktop/Plan\tA%.txt", "nope", &b, err,
-                                         sizeof err),
-                     -1);
+    assert_int_equal(
+        fy_safe_read_stream(r, "users/Howard/Desktop/Plan\tA%.txt", "nope", &b, err, sizeof err),
+        -1);
     assert_int_equal(errno, ENODATA);
     fy_buf_free(&b);
 
@@ -598,22 +610,20 @@ static void test_place(void **state)
     c = xread(f->root, "users/Howard/Desktop/Plan\tA%.txt");
     assert_string_equal(c, "plan B");
     free(c);
-    assert_int_equal(fy_safe_place_data(r, "users/Howard/Desktop/fresh.txt", "F", 1, &nr, NULL,
-                                        err, sizeof err),
-                     0);
+    assert_int_equal(
+        fy_safe_place_data(r, "users/Howard/Desktop/fresh.txt", "F", 1, &nr, NULL, err, sizeof err),
+        0);
     /* over a folder */
-    assert_int_equal(fy_safe_place_data(r, "users/Howard/Desktop", "x", 1, NULL, NULL, err,
-                                        sizeof err),
-                     -1);
+    assert_int_equal(
+        fy_safe_place_data(r, "users/Howard/Desktop", "x", 1, NULL, NULL, err, sizeof err), -1);
     assert_int_equal(errno, EISDIR);
     assert_int_equal(fy_safe_place_data(r, "", "x", 1, NULL, NULL, err, sizeof err), -1);
     /* bad stream names */
     fy_stream_data badsd[] = {{"a:b", "x", 1}};
     fy_place_meta pm3 = {.streams = badsd, .nstreams = 1};
     o.meta = &pm3;
-    assert_int_equal(fy_safe_place_data(r, "users/Howard/Desktop/s.txt", "x", 1, &o, NULL, err,
-                                        sizeof err),
-                     -1);
+    assert_int_equal(
+        fy_safe_place_data(r, "users/Howard/Desktop/s.txt", "x", 1, &o, NULL, err, sizeof err), -1);
     assert_int_equal(errno, EINVAL);
     assert_false(exists(f->root, "users/Howard/Desktop/s.txt"));
 
@@ -626,14 +636,13 @@ static void test_place(void **state)
     assert_int_equal(fy_safe_set_meta(r, "users/Howard/Desktop/fresh.txt", &pm4, err, sizeof err),
                      0);
     fy_place_opts ks = {.keep_security = true};
-    assert_int_equal(fy_safe_place_data(r, "users/Howard/Desktop/fresh.txt", "G", 1, &ks, NULL,
-                                        err, sizeof err),
-                     0);
+    assert_int_equal(
+        fy_safe_place_data(r, "users/Howard/Desktop/fresh.txt", "G", 1, &ks, NULL, err, sizeof err),
+        0);
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0604);
-    assert_int_equal(fy_safe_get_meta(r, "users/Howard/Desktop/fresh.txt", &m, err, sizeof err),
-                     0);
+    assert_int_equal(fy_safe_get_meta(r, "users/Howard/Desktop/fresh.txt", &m, err, sizeof err), 0);
     assert_true(m.has_attrs);
     assert_int_equal(m.attrs, FY_ATTR_SYSTEM);
     fy_meta_free(&m);
@@ -642,7 +651,8 @@ static void test_place(void **state)
     char src[1024];
     snprintf(src, sizeof src, "%s/src.bin", f->base);
     FILE *sf = fopen(src, "w");
-    for (int i = 0; i < 300000; i++) fputc('a' + i % 26, sf);
+    for (int i = 0; i < 300000; i++)
+        fputc('a' + i % 26, sf);
     fclose(sf);
     int sfd = open(src, O_RDONLY);
     assert_int_equal(lseek(sfd, 10, SEEK_SET), 10);
@@ -716,15 +726,18 @@ static void test_xattr_mode(void **state)
     static const char zone[] = "[ZoneTransfer]\r\nZoneId=3\r\n";
     fy_stream_data sd[] = {{"Zone.Identifier", zone, sizeof zone - 1}, {"empty", NULL, 0}};
     fy_place_meta pm = {
-        .set_mtime = true, .mtime = {1262304000, 0},
-        .set_crtime = true, .crtime = {1230768000, 500000000},
-        .set_attrs = true, .attrs = FY_ATTR_HIDDEN | FY_ATTR_ARCHIVE | FY_ATTR_ENCRYPTED,
-        .streams = sd, .nstreams = 2,
+        .set_mtime = true,
+        .mtime = {1262304000, 0},
+        .set_crtime = true,
+        .crtime = {1230768000, 500000000},
+        .set_attrs = true,
+        .attrs = FY_ATTR_HIDDEN | FY_ATTR_ARCHIVE | FY_ATTR_ENCRYPTED,
+        .streams = sd,
+        .nstreams = 2,
     };
     fy_place_opts o = {.meta = &pm};
-    assert_int_equal(fy_safe_place_data(r, "Users/Howard/dl.exe", "MZ", 2, &o, NULL, err,
-                                        sizeof err),
-                     0);
+    assert_int_equal(
+        fy_safe_place_data(r, "Users/Howard/dl.exe", "MZ", 2, &o, NULL, err, sizeof err), 0);
     /* what is on disk: ntfs-3g's layout */
     uint32_t a = 0;
     assert_int_equal(raw_get(f->root, "users/Howard/dl.exe", "user.ferrytest.ntfs_attrib", &a, 4),
@@ -752,9 +765,8 @@ static void test_xattr_mode(void **state)
     assert_int_equal(m.nstreams, 2);
     fy_meta_free(&m);
     fy_buf b = {0};
-    assert_int_equal(fy_safe_read_stream(r, "users/howard/dl.exe", "Zone.Identifier", &b, err,
-                                         sizeof err),
-                     0);
+    assert_int_equal(
+        fy_safe_read_stream(r, "users/howard/dl.exe", "Zone.Identifier", &b, err, sizeof err), 0);
     assert_int_equal(b.len, sizeof zone - 1);
     assert_memory_equal(b.data, zone, b.len);
     b.len = 0;
@@ -767,12 +779,11 @@ static void test_xattr_mode(void **state)
     uint32_t v = FY_ATTR_COMPRESSED | FY_ATTR_READONLY;
     raw_set(f->root, "users/Howard/documents/Report.DOCX", "user.ferrytest.ntfs_attrib", &v, 4);
     fy_place_meta hid = {.set_attrs = true, .attrs = FY_ATTR_HIDDEN};
-    assert_int_equal(fy_safe_set_meta(r, "users/howard/documents/report.docx", &hid, err,
-                                      sizeof err),
-                     0);
-    assert_int_equal(raw_get(f->root, "users/Howard/documents/Report.DOCX",
-                             "user.ferrytest.ntfs_attrib", &a, 4),
-                     4);
+    assert_int_equal(
+        fy_safe_set_meta(r, "users/howard/documents/report.docx", &hid, err, sizeof err), 0);
+    assert_int_equal(
+        raw_get(f->root, "users/Howard/documents/Report.DOCX", "user.ferrytest.ntfs_attrib", &a, 4),
+        4);
     assert_int_equal(a, FY_ATTR_COMPRESSED | FY_ATTR_HIDDEN);
     /* a folder reports the directory bit */
     assert_int_equal(fy_safe_set_meta(r, "users/howard", &hid, err, sizeof err), 0);
@@ -790,13 +801,12 @@ static void test_xattr_mode(void **state)
     raw_set(f->root, "users/Howard/NTUSER.DAT", "user.ferrytest.ntfs_crtime", &old_ct, 8);
     fy_place_meta only_mtime = {.set_mtime = true, .mtime = {1500000000, 0}};
     fy_place_opts ks = {.meta = &only_mtime, .keep_security = true};
-    assert_int_equal(fy_safe_place_data(r, "users/howard/ntuser.dat", "new hive", 8, &ks, NULL,
-                                        err, sizeof err),
-                     0);
+    assert_int_equal(
+        fy_safe_place_data(r, "users/howard/ntuser.dat", "new hive", 8, &ks, NULL, err, sizeof err),
+        0);
     char sdb[16];
-    assert_int_equal(raw_get(f->root, "users/Howard/NTUSER.DAT", "user.ferrytest.ntfs_acl", sdb,
-                             sizeof sdb),
-                     8);
+    assert_int_equal(
+        raw_get(f->root, "users/Howard/NTUSER.DAT", "user.ferrytest.ntfs_acl", sdb, sizeof sdb), 8);
     assert_memory_equal(sdb, "SD-BYTES", 8);
     assert_int_equal(fy_safe_get_meta(r, "users/howard/ntuser.dat", &m, err, sizeof err), 0);
     assert_int_equal(m.attrs, FY_ATTR_SYSTEM | FY_ATTR_ARCHIVE);
@@ -805,9 +815,9 @@ static void test_xattr_mode(void **state)
     assert_int_equal(m.size, 8);
     fy_meta_free(&m);
     fy_place_opts plain = {0};
-    assert_int_equal(fy_safe_place_data(r, "users/howard/ntuser.dat", "newer", 5, &plain, NULL,
-                                        err, sizeof err),
-                     0);
+    assert_int_equal(
+        fy_safe_place_data(r, "users/howard/ntuser.dat", "newer", 5, &plain, NULL, err, sizeof err),
+        0);
     assert_true(raw_get(f->root, "users/Howard/NTUSER.DAT", "user.ferrytest.ntfs_acl", sdb,
                         sizeof sdb) < 0);
     assert_int_equal(fy_safe_get_meta(r, "users/howard/ntuser.dat", &m, err, sizeof err), 0);
@@ -824,8 +834,8 @@ static void test_set_meta_folder(void **state)
     fy_safe_root *r = open_root(f->root, FY_SAFE_FORCE_SIDEFILE);
     char err[256];
     assert_int_equal(fy_safe_mkdirs(r, "users/Howard/AppData", NULL, err, sizeof err), 0);
-    fy_place_meta pm = {.set_attrs = true, .attrs = FY_ATTR_HIDDEN,
-                        .set_mtime = true, .mtime = {1000000000, 0}};
+    fy_place_meta pm = {
+        .set_attrs = true, .attrs = FY_ATTR_HIDDEN, .set_mtime = true, .mtime = {1000000000, 0}};
     assert_int_equal(fy_safe_set_meta(r, "users/howard/appdata", &pm, err, sizeof err), 0);
     fy_meta m;
     assert_int_equal(fy_safe_get_meta(r, "Users/Howard/AppData", &m, err, sizeof err), 0);
@@ -927,7 +937,7 @@ static void test_time_text(void **state)
     assert_int_equal(fy_sm_parse_time(t, strlen(t), &ft), 0);
     assert_int_equal(ft, 131961684301234567LL);
     static const char *const ok[] = {"2024-02-29T12:00:00Z", "2000-02-29T00:00:00.1Z",
-                                      "9999-12-31T23:59:59.9999999Z"};
+                                     "9999-12-31T23:59:59.9999999Z"};
     for (size_t i = 0; i < FY_ARRAY_LEN(ok); i++) {
         assert_int_equal(fy_sm_parse_time(ok[i], strlen(ok[i]), &ft), 0);
         fy_sm_format_time(ft, t);
@@ -935,13 +945,12 @@ static void test_time_text(void **state)
         assert_int_equal(fy_sm_parse_time(t, strlen(t), &back), 0);
         assert_int_equal(back, ft);
     }
-    static const char *const bad[] = {"2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
-                                      "2019-13-01T00:00:00Z", "2019-00-01T00:00:00Z",
-                                      "2019-01-32T00:00:00Z", "2019-01-01T24:00:00Z",
-                                      "2019-01-01T00:60:00Z", "2019-01-01 00:00:00Z",
-                                      "2019-01-01T00:00:00",  "2019-01-01T00:00:00.Z",
-                                      "2019-01-01T00:00:00.12345678Z", "1600-12-31T00:00:00Z",
-                                      "2019-1-01T00:00:00Z",  "+019-01-01T00:00:00Z", ""};
+    static const char *const bad[] = {
+        "2023-02-29T00:00:00Z",  "1900-02-29T00:00:00Z",          "2019-13-01T00:00:00Z",
+        "2019-00-01T00:00:00Z",  "2019-01-32T00:00:00Z",          "2019-01-01T24:00:00Z",
+        "2019-01-01T00:60:00Z",  "2019-01-01 00:00:00Z",          "2019-01-01T00:00:00",
+        "2019-01-01T00:00:00.Z", "2019-01-01T00:00:00.12345678Z", "1600-12-31T00:00:00Z",
+        "2019-1-01T00:00:00Z",   "+019-01-01T00:00:00Z",          ""};
     for (size_t i = 0; i < FY_ARRAY_LEN(bad); i++)
         assert_int_equal(fy_sm_parse_time(bad[i], strlen(bad[i]), &ft), -1);
 }
@@ -1056,7 +1065,8 @@ static void test_many_in_one_folder(void **state)
     snprintf(dir, sizeof dir, "%s/Many", f->root);
     DIR *d = opendir(dir);
     int n = 0;
-    while (readdir(d)) n++;
+    while (readdir(d))
+        n++;
     closedir(d);
     assert_int_equal(n, 302);
     char *c = xread(f->root, "Many/File007.TXT");
