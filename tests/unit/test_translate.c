@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fy_translate.h"
+#include "agent/fy_translate.h"
 
 static fy_translate t;
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "fy_users.h"
+#include "agent/fy_users.h"
 
 static const fy_user_id hdowd = {"OLDCORP", "hdowd", "S-1-5-21-1-2-3-1105", false, 1000000};
 static const fy_user_id kiosk = {"OLDPC01", "kiosk", "S-1-5-21-9-9-9-1003", true, 1000000};
