@@ -44,6 +44,35 @@ static void put_components(fy_buf *b, const char *s, size_t floor)
     }
 }
 
+/* "\\server\share\rest" from s (just after the leading separators): server and share are
+ * kept as written, ".." in the rest never climbs above the share (as Windows does). */
+static char *canon_unc(const char *s)
+{
+    fy_buf b = {0};
+    size_t i = 0;
+    fy_buf_putc(&b, '\\');
+    for (int part = 0; part < 2; part++) {
+        while (is_sep(s[i]))
+            i++;
+        size_t st = i;
+        while (s[i] && !is_sep(s[i]))
+            i++;
+        if (i == st) break;
+        if ((i - st == 1 && s[st] == '.') || (i - st == 2 && s[st] == '.' && s[st + 1] == '.')) {
+            fy_buf_free(&b);
+            return NULL;
+        }
+        fy_buf_putc(&b, '\\');
+        fy_buf_put(&b, s + st, i - st);
+    }
+    if (b.len < 2) {
+        fy_buf_free(&b);
+        return NULL;
+    }
+    put_components(&b, s + i, b.len);
+    return fy_buf_cstr(&b);
+}
+
 char *fy_machine_canon_path(const char *winpath)
 {
     if (!winpath) return NULL;
@@ -51,29 +80,11 @@ char *fy_machine_canon_path(const char *winpath)
     /* Win32 long-path prefixes: \\?\C:\x and \\?\UNC\server\share */
     if (is_sep(s[0]) && is_sep(s[1]) && (s[2] == '?' || s[2] == '.') && is_sep(s[3])) {
         s += 4;
-        if (strncasecmp(s, "UNC", 3) == 0 && is_sep(s[3])) {
-            fy_buf b = {0};
-            fy_buf_puts(&b, "\\");
-            put_components(&b, s + 3, 1);
-            if (b.len < 2) fy_buf_puts(&b, "\\");
-            return fy_buf_cstr(&b);
-        }
+        if (strncasecmp(s, "UNC", 3) == 0 && is_sep(s[3])) return canon_unc(s + 4);
     }
-    fy_buf b = {0};
-    if (is_sep(s[0]) && is_sep(s[1])) {
-        /* UNC: "\\server\share\rest"; ".." never climbs above the share */
-        fy_buf_putc(&b, '\\');
-        size_t i = 2;
-        while (is_sep(s[i]))
-            i++;
-        if (!s[i]) {
-            fy_buf_free(&b);
-            return NULL;
-        }
-        put_components(&b, s + 1, 1);
-        return fy_buf_cstr(&b);
-    }
+    if (is_sep(s[0]) && is_sep(s[1])) return canon_unc(s + 2);
     if (!is_letter(s[0]) || s[1] != ':' || (s[2] && !is_sep(s[2]))) return NULL;
+    fy_buf b = {0};
     fy_buf_putc(&b, (uint8_t)(s[0] & ~0x20));
     fy_buf_putc(&b, ':');
     put_components(&b, s + 2, 2);
