@@ -279,7 +279,8 @@ static int read_software(build *b, const fy_regtree *t, const char *path, char *
     b->pf_dir = val_nstr(b->a, wcv, "ProgramFilesDir");
     b->pf86_dir = val_nstr(b->a, wcv, "ProgramFilesDir (x86)");
     b->common_appdata = val_nstr(
-        b->a, fy_regkey_find(root, "Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders"),
+        b->a,
+        fy_regkey_find(root, "Microsoft\\Windows\\CurrentVersion\\Explorer\\User Shell Folders"),
         "Common AppData");
 
     const fy_regkey *pl = fy_regkey_find(cv, "ProfileList");
@@ -330,12 +331,11 @@ static void read_systime(const fy_regkey *k, const char *name, fy_machine_systim
     const fy_regval *v = k ? fy_regkey_value(k, name) : NULL;
     if (!v || v->len < 16) return;
     const uint8_t *p = v->data;
-    *st = (fy_machine_systime){fy_le16(p),      fy_le16(p + 2),  fy_le16(p + 4),  fy_le16(p + 6),
-                               fy_le16(p + 8),  fy_le16(p + 10), fy_le16(p + 12), fy_le16(p + 14)};
+    *st = (fy_machine_systime){fy_le16(p),     fy_le16(p + 2),  fy_le16(p + 4),  fy_le16(p + 6),
+                               fy_le16(p + 8), fy_le16(p + 10), fy_le16(p + 12), fy_le16(p + 14)};
 }
 
-static int read_system(build *b, const fy_regtree *t, const char *path, char *err,
-                       size_t err_size)
+static int read_system(build *b, const fy_regtree *t, const char *path, char *err, size_t err_size)
 {
     fy_machine *m = b->m;
     const fy_regkey *root = t->root;
@@ -393,8 +393,9 @@ static void read_sam(build *b, const fy_regtree *t, const char *path)
     fy_machine *m = b->m;
     const fy_regkey *acc = fy_regkey_find(t->root, "SAM\\Domains\\Account");
     if (!acc) {
-        warn(b, path, "machine-sam", "the SAM hive has no SAM\\Domains\\Account key: no local "
-                                     "accounts read");
+        warn(b, path, "machine-sam",
+             "the SAM hive has no SAM\\Domains\\Account key: no local "
+             "accounts read");
         return;
     }
     /* The account domain's V ends with the machine SID S-1-5-21-a-b-c: a 12-byte SID header
@@ -403,8 +404,8 @@ static void read_sam(build *b, const fy_regtree *t, const char *path)
     const fy_regval *v = fy_regkey_value(acc, "V");
     if (v && v->len >= 24 && memcmp(v->data + v->len - 24, head, 12) == 0) {
         const uint8_t *p = v->data + v->len - 12;
-        m->machine_sid = fy_arena_printf(b->a, "S-1-5-21-%u-%u-%u", fy_le32(p), fy_le32(p + 4),
-                                         fy_le32(p + 8));
+        m->machine_sid =
+            fy_arena_printf(b->a, "S-1-5-21-%u-%u-%u", fy_le32(p), fy_le32(p + 4), fy_le32(p + 8));
         m->machine_sid_source = "SAM";
     } else {
         warn(b, path, "machine-sam",
@@ -472,8 +473,7 @@ static char *strip_slash(fy_arena *a, const char *dir)
     return fy_arena_strndup(a, dir, n);
 }
 
-int fy_machine_parse_drive(const char *spec, fy_machine_drive_spec *out, char *err,
-                           size_t err_size)
+int fy_machine_parse_drive(const char *spec, fy_machine_drive_spec *out, char *err, size_t err_size)
 {
     const char *s = spec;
     char l = s[0];
@@ -503,8 +503,9 @@ static int add_drives(build *b, const fy_machine_drive_spec *drives, size_t ndri
                 snprintf(err, err_size,
                          "--drive %c=%s: drive %c: is already %s (the system drive is %c:, "
                          "found from SystemRoot %s)",
-                         l, drives[i].dir, l, m->drives[j].system ? "the --machine volume" : "given",
-                         m->system_drive, m->system_root);
+                         l, drives[i].dir, l,
+                         m->drives[j].system ? "the --machine volume" : "given", m->system_drive,
+                         m->system_root);
                 return -1;
             }
         struct stat st;
@@ -552,9 +553,8 @@ static char *machine_value(build *b, const char *raw, const char *what)
     bool unk;
     char *p = expand_canon(b, NULL, raw, &unk);
     if (!p)
-        warn(b, b->m->software_hive, "machine-folder",
-             "%s is \"%s\": %s; using the default", what, raw,
-             unk ? "a variable in it is unknown" : "not a drive path");
+        warn(b, b->m->software_hive, "machine-folder", "%s is \"%s\": %s; using the default", what,
+             raw, unk ? "a variable in it is unknown" : "not a drive path");
     return p;
 }
 
@@ -667,8 +667,8 @@ static void pass1(build *b)
         char *prof = expand_canon(b, NULL, e->raw, &unk);
         if (!prof) {
             warn(b, m->software_hive, "machine-profiles",
-                 "ProfileList\\%s [ProfileImagePath] \"%s\" is not a drive path%s; skipped",
-                 e->sid, e->raw, unk ? " (a variable in it is unknown)" : "");
+                 "ProfileList\\%s [ProfileImagePath] \"%s\" is not a drive path%s; skipped", e->sid,
+                 e->raw, unk ? " (a variable in it is unknown)" : "");
             continue;
         }
         uint64_t auth = 0;
@@ -708,9 +708,10 @@ static void pass1(build *b)
         h = NULL;
         u->ntuser_path = join(b, prof, "NTUSER.DAT");
         u->usrclass_path =
-            join(b, prof, m->os.xp_layout ? "Local Settings\\Application Data\\Microsoft\\Windows"
-                                            "\\UsrClass.dat"
-                                          : "AppData\\Local\\Microsoft\\Windows\\UsrClass.dat");
+            join(b, prof,
+                 m->os.xp_layout ? "Local Settings\\Application Data\\Microsoft\\Windows"
+                                   "\\UsrClass.dat"
+                                 : "AppData\\Local\\Microsoft\\Windows\\UsrClass.dat");
         struct stat st;
         bool have_nt = false;
         if (u->profile_host && fy_machine_host_path(m, u->ntuser_path, &h) == 1 &&
@@ -744,25 +745,44 @@ static void pass1(build *b)
 
 /* ---- users, pass 2: machine SID, local or domain, names ---- */
 
-/* The machine SID when SAM gave none (docs/machine.md): a domain part that a user's own
- * record ties to the computer name wins; else, on a workgroup machine, the domain part
- * most ProfileList SIDs with RID >= 1000 share, leaving out parts a record ties to a
- * domain; else unknown. */
+/* Splits "DOMAIN\\name" (".\\name" = this computer); false when there is no '\\'. */
+static bool split_account(build *b, const char *s, char **dom, char **name)
+{
+    const char *bs = s ? strchr(s, '\\') : NULL;
+    if (!bs || bs == s || !bs[1]) return false;
+    *dom = (bs - s == 1 && s[0] == '.') ? fy_arena_strdup(b->a, b->m->computer_name)
+                                        : fy_arena_strndup(b->a, s, (size_t)(bs - s));
+    *name = fy_arena_strdup(b->a, bs + 1);
+    return true;
+}
+
+/* The NETBIOS domain a user's own record gives (Volatile Environment [USERDOMAIN], or
+ * LogonUI [LastLoggedOnSAMUser] when its SID is this user's), or NULL. */
+static const char *recorded_domain(build *b, size_t i)
+{
+    uwork *w = &b->uw[i];
+    if (w->vol_domain) return w->vol_domain;
+    char *dom, *name;
+    if (b->logonui_sid && ieq(b->logonui_sid, b->m->users[i].sid) &&
+        split_account(b, b->logonui_sam, &dom, &name))
+        return dom;
+    return NULL;
+}
+
+/* The machine SID when SAM gave none (docs/machine.md):
+ *  1. the domain part of a user whose own record names the computer as its domain;
+ *  2. else, on a workgroup machine (no joined domain), the domain part shared by most
+ *     ProfileList SIDs with RID >= 1000, leaving out the parts that a user's record ties
+ *     to another domain;
+ *  3. else unknown: every user is taken as a domain user (with a warning). */
 static void guess_machine_sid(build *b)
 {
     fy_machine *m = b->m;
     const char *cn = m->computer_name;
     for (size_t i = 0; i < m->nusers; i++) {
-        uwork *w = &b->uw[i];
-        if (w->cloud) continue;
-        bool tied = (w->vol_domain && ieq(w->vol_domain, cn)) ||
-                    (b->logonui_sid && ieq(b->logonui_sid, m->users[i].sid) && b->logonui_sam &&
-                     (strncmp(b->logonui_sam, ".\\", 2) == 0 ||
-                      (strlen(b->logonui_sam) > strlen(cn) &&
-                       fy_strcasecmp_u8(b->logonui_sam, strlen(cn), cn, strlen(cn)) == 0 &&
-                       b->logonui_sam[strlen(cn)] == '\\')));
-        if (tied) {
-            m->machine_sid = w->sid_domain;
+        const char *d = recorded_domain(b, i);
+        if (!b->uw[i].cloud && d && ieq(d, cn)) {
+            m->machine_sid = b->uw[i].sid_domain;
             m->machine_sid_source = "ProfileList (SAM missing; a user recorded as local)";
             return;
         }
@@ -779,12 +799,15 @@ static void guess_machine_sid(build *b)
     for (size_t i = 0; i < m->nusers; i++) {
         uwork *w = &b->uw[i];
         if (w->cloud || m->users[i].rid < 1000) continue;
-        if (w->vol_domain && !ieq(w->vol_domain, cn)) continue;
         size_t n = 0;
-        for (size_t j = 0; j < m->nusers; j++)
-            if (!b->uw[j].cloud && m->users[j].rid >= 1000 && ieq(b->uw[j].sid_domain, w->sid_domain))
-                n++;
-        if (n > best) {
+        bool tied = false;
+        for (size_t j = 0; j < m->nusers; j++) {
+            if (b->uw[j].cloud || !ieq(b->uw[j].sid_domain, w->sid_domain)) continue;
+            const char *d = recorded_domain(b, j);
+            tied |= d && !ieq(d, cn);
+            n += m->users[j].rid >= 1000;
+        }
+        if (!tied && n > best) {
             best = n;
             best_sid = w->sid_domain;
         }
@@ -793,17 +816,6 @@ static void guess_machine_sid(build *b)
         m->machine_sid = best_sid;
         m->machine_sid_source = "ProfileList (SAM missing; most common domain part)";
     }
-}
-
-/* Splits "DOMAIN\\name" (".\\name" = this computer); false when there is no '\\'. */
-static bool split_account(build *b, const char *s, char **dom, char **name)
-{
-    const char *bs = s ? strchr(s, '\\') : NULL;
-    if (!bs || bs == s || !bs[1]) return false;
-    *dom = (bs - s == 1 && s[0] == '.') ? fy_arena_strdup(b->a, b->m->computer_name)
-                                         : fy_arena_strndup(b->a, s, (size_t)(bs - s));
-    *name = fy_arena_strdup(b->a, bs + 1);
-    return true;
 }
 
 /* The profile folder's name without the suffix Windows adds when the name is taken
@@ -888,9 +900,10 @@ static void name_users(build *b)
             uwork *w = &b->uw[i];
             if (u->local != want_local) continue;
             char *sfx;
-            bool match = u->name ? ieq(u->name, b->winlogon_user)
-                                 : (ieq(w->logon_name, b->winlogon_user) ||
-                                    ieq(folder_user_name(b, w->folder_name, &sfx), b->winlogon_user));
+            bool match = u->name
+                             ? ieq(u->name, b->winlogon_user)
+                             : (ieq(w->logon_name, b->winlogon_user) ||
+                                ieq(folder_user_name(b, w->folder_name, &sfx), b->winlogon_user));
             if (u->name && !u->local && w->domain_known && b->winlogon_domain &&
                 !ieq(u->domain, b->winlogon_domain))
                 match = false;
@@ -954,9 +967,9 @@ static void name_users(build *b)
     if (b->logonui_sam)
         m->last_user_text = b->logonui_sam;
     else if (b->winlogon_user)
-        m->last_user_text =
-            b->winlogon_domain ? fy_arena_printf(b->a, "%s\\%s", b->winlogon_domain, b->winlogon_user)
-                               : b->winlogon_user;
+        m->last_user_text = b->winlogon_domain ? fy_arena_printf(b->a, "%s\\%s", b->winlogon_domain,
+                                                                 b->winlogon_user)
+                                               : b->winlogon_user;
     m->last_user_sid = b->logonui_sid;
 }
 
@@ -996,11 +1009,11 @@ static char *user_default(build *b, fy_machine_user *u, fy_token_id id, bool pur
 static void user_folders(build *b, size_t ui)
 {
     static const fy_token_id order[] = {
-        FY_TOK_PROFILE,   FY_TOK_APPDATA,    FY_TOK_LOCAL_APPDATA, FY_TOK_DOCUMENTS,
-        FY_TOK_DESKTOP,   FY_TOK_FAVORITES,  FY_TOK_START_MENU,    FY_TOK_PROGRAMS,
-        FY_TOK_STARTUP,   FY_TOK_PICTURES,   FY_TOK_MUSIC,         FY_TOK_VIDEOS,
-        FY_TOK_DOWNLOADS, FY_TOK_TEMPLATES,  FY_TOK_RECENT,        FY_TOK_SENDTO,
-        FY_TOK_COOKIES,   FY_TOK_NETHOOD,    FY_TOK_PRINTHOOD,
+        FY_TOK_PROFILE,   FY_TOK_APPDATA,   FY_TOK_LOCAL_APPDATA, FY_TOK_DOCUMENTS,
+        FY_TOK_DESKTOP,   FY_TOK_FAVORITES, FY_TOK_START_MENU,    FY_TOK_PROGRAMS,
+        FY_TOK_STARTUP,   FY_TOK_PICTURES,  FY_TOK_MUSIC,         FY_TOK_VIDEOS,
+        FY_TOK_DOWNLOADS, FY_TOK_TEMPLATES, FY_TOK_RECENT,        FY_TOK_SENDTO,
+        FY_TOK_COOKIES,   FY_TOK_NETHOOD,   FY_TOK_PRINTHOOD,
     };
     fy_machine_user *u = &b->m->users[ui];
     uwork *w = &b->uw[ui];
@@ -1022,8 +1035,8 @@ static void user_folders(build *b, size_t ui)
                 f->path = fy_arena_strdup(b->a, e);
                 f->default_path = def;
                 f->raw = raw;
-                f->why = unk ? "a %VARIABLE% in it cannot be expanded offline"
-                             : "not an absolute path";
+                f->why =
+                    unk ? "a %VARIABLE% in it cannot be expanded offline" : "not an absolute path";
                 free(e);
             } else {
                 set_folder(b, f, p, def, raw);
@@ -1220,10 +1233,14 @@ const fy_machine_user *fy_machine_last_user(const fy_machine *m)
 const char *fy_folder_state_name(fy_folder_state s)
 {
     switch (s) {
-    case FY_FOLDER_DEFAULT: return "default";
-    case FY_FOLDER_REDIRECTED: return "redirected";
-    case FY_FOLDER_UNREACHABLE: return "unreachable";
-    default: return "none";
+    case FY_FOLDER_DEFAULT:
+        return "default";
+    case FY_FOLDER_REDIRECTED:
+        return "redirected";
+    case FY_FOLDER_UNREACHABLE:
+        return "unreachable";
+    default:
+        return "none";
     }
 }
 
@@ -1274,8 +1291,8 @@ static bool transition(int64_t year, const fy_machine_systime *st, int64_t *out)
         while (day > dim)
             day -= 7;
     }
-    *out = days_from_civil(y, st->month, day) * 86400 + st->hour * 3600 + st->minute * 60 +
-           st->second;
+    *out =
+        days_from_civil(y, st->month, day) * 86400 + st->hour * 3600 + st->minute * 60 + st->second;
     return true;
 }
 

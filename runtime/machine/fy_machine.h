@@ -71,28 +71,28 @@ typedef struct fy_machine_drive {
 } fy_machine_drive;
 
 typedef struct fy_machine_user {
-    const char *sid;     /* "S-1-5-21-...-1105" as ProfileList spells it */
-    uint32_t rid;        /* last sub-authority */
-    const char *domain;  /* NETBIOS domain; a local user's is the computer name */
-    const char *name;    /* account (SAM) name */
-    const char *account; /* "DOMAIN\\name" */
-    const char *name_source; /* where the name was found, in words (docs/machine.md) */
-    bool local;              /* an account of this machine's SAM */
-    bool builtin_admin;      /* RID 500 of this machine: the built-in Administrator */
-    bool last_logged_on;     /* the user the registry says logged on last */
-    const char *profile;      /* Windows path of the profile folder (ProfileImagePath) */
-    const char *profile_raw;  /* ProfileImagePath as stored ("%SystemDrive%\\Users\\x") */
-    const char *profile_host; /* host path of the profile folder; NULL when missing */
-    const char *ntuser_path;  /* Windows path of NTUSER.DAT */
-    const char *ntuser;       /* host path of NTUSER.DAT (HKCU); NULL when missing */
-    const char *usrclass_path; /* Windows path of UsrClass.dat */
-    const char *usrclass;     /* host path of UsrClass.dat (HKCU\Software\Classes); NULL when
-                               * missing (XP profiles that never opened Explorer have none) */
-    int64_t last_use;         /* Unix seconds UTC; 0 = unknown */
+    const char *sid;             /* "S-1-5-21-...-1105" as ProfileList spells it */
+    uint32_t rid;                /* last sub-authority */
+    const char *domain;          /* NETBIOS domain; a local user's is the computer name */
+    const char *name;            /* account (SAM) name */
+    const char *account;         /* "DOMAIN\\name" */
+    const char *name_source;     /* where the name was found, in words (docs/machine.md) */
+    bool local;                  /* an account of this machine's SAM */
+    bool builtin_admin;          /* RID 500 of this machine: the built-in Administrator */
+    bool last_logged_on;         /* the user the registry says logged on last */
+    const char *profile;         /* Windows path of the profile folder (ProfileImagePath) */
+    const char *profile_raw;     /* ProfileImagePath as stored ("%SystemDrive%\\Users\\x") */
+    const char *profile_host;    /* host path of the profile folder; NULL when missing */
+    const char *ntuser_path;     /* Windows path of NTUSER.DAT */
+    const char *ntuser;          /* host path of NTUSER.DAT (HKCU); NULL when missing */
+    const char *usrclass_path;   /* Windows path of UsrClass.dat */
+    const char *usrclass;        /* host path of UsrClass.dat (HKCU\Software\Classes); NULL when
+                                  * missing (XP profiles that never opened Explorer have none) */
+    int64_t last_use;            /* Unix seconds UTC; 0 = unknown */
     const char *last_use_source; /* "ProfileList LocalProfileUnloadTime", "NTUSER.DAT
                                   * modification time", or NULL */
-    const char *hive_error;   /* why NTUSER.DAT could not be read (folders are then the OS
-                               * defaults); NULL when it was read */
+    const char *hive_error;      /* why NTUSER.DAT could not be read (folders are then the OS
+                                  * defaults); NULL when it was read */
     /* Per-user known folders by token (fy_tokens[].per_user && is_folder); other entries
      * are FY_FOLDER_NONE: machine-wide folders are in fy_machine.folders. */
     fy_machine_folder folders[FY_TOK_COUNT];
@@ -128,7 +128,7 @@ typedef struct fy_machine_tz {
 } fy_machine_tz;
 
 typedef struct fy_machine {
-    fy_arena arena; /* owns everything below */
+    fy_arena arena;   /* owns everything below */
     const char *root; /* the --machine folder, as given (trailing '/' removed) */
     fy_machine_os os;
     const char *computer_name; /* "" when SYSTEM has none */
@@ -136,17 +136,17 @@ typedef struct fy_machine {
      * [CachePrimaryDomain], else [DefaultDomainName] when it is not the computer name);
      * NULL for a workgroup machine or when unknown. */
     const char *joined_domain;
-    unsigned control_set;     /* N of ControlSet00N (Select\Current) */
-    char system_drive;        /* 'C' */
-    const char *system_root;  /* "C:\\WINDOWS" */
-    const char *profiles_dir; /* "C:\\Documents and Settings" / "C:\\Users" */
+    unsigned control_set;        /* N of ControlSet00N (Select\Current) */
+    char system_drive;           /* 'C' */
+    const char *system_root;     /* "C:\\WINDOWS" */
+    const char *profiles_dir;    /* "C:\\Documents and Settings" / "C:\\Users" */
     const char *default_profile; /* the Default (User) profile new profiles are made from */
     const char *public_profile;  /* Vista+: "C:\\Users\\Public"; NULL on XP */
     fy_machine_tz tz;
-    const char *machine_sid;        /* "S-1-5-21-a-b-c", or NULL when unknown */
-    const char *machine_sid_source; /* "SAM" or "ProfileList (SAM missing)"; NULL */
-    bool hibernated;                /* hiberfil.sys holds a hibernation image */
-    const char *hiber_signature;    /* its first four bytes when hibernated, else NULL */
+    const char *machine_sid;                 /* "S-1-5-21-a-b-c", or NULL when unknown */
+    const char *machine_sid_source;          /* "SAM" or "ProfileList (SAM missing)"; NULL */
+    bool hibernated;                         /* hiberfil.sys holds a hibernation image */
+    const char *hiber_signature;             /* its first four bytes when hibernated, else NULL */
     const char *software_hive, *system_hive; /* host paths */
     const char *sam_hive;                    /* host path, NULL when missing */
 
@@ -229,8 +229,7 @@ const fy_machine_folder *fy_machine_folder_of(const fy_machine *m, const fy_mach
 /* The Windows path of a known folder for a user: the folder's path (a UNC path when it is
  * unreachable), NULL when that OS has none (Downloads on XP) or u is NULL for a per-user
  * token. Borrowed. */
-const char *fy_machine_token_path(const fy_machine *m, const fy_machine_user *u,
-                                  fy_token_id id);
+const char *fy_machine_token_path(const fy_machine *m, const fy_machine_user *u, fy_token_id id);
 
 /* Windows path -> normalised form (malloc'd): "<Token>\\rest" under the LONGEST known
  * folder (counted in path components) of this user or machine that contains it ("<My

@@ -383,8 +383,7 @@ static const char *var_value(const fy_machine *m, const fy_machine_user *u, cons
 #undef IS
 }
 
-char *fy_mach_expand(const fy_machine *m, const fy_machine_user *u, const char *text,
-                     bool *unknown)
+char *fy_mach_expand(const fy_machine *m, const fy_machine_user *u, const char *text, bool *unknown)
 {
     fy_buf b = {0};
     char tmp[16];

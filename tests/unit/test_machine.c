@@ -294,7 +294,8 @@ static char *win10_volume(const char *build, bool redirect_docs_to_d)
     const uint32_t rids[] = {500};
     sam_hive(v, "Windows/System32/config", 2847125563u, 4008839152u, 2935874910u, names, rids, 1);
     t = tree();
-    xsz(t, USF, "Personal", redirect_docs_to_d ? "D:\\Docs\\%USERNAME%" : "%USERPROFILE%\\Documents");
+    xsz(t, USF, "Personal",
+        redirect_docs_to_d ? "D:\\Docs\\%USERNAME%" : "%USERPROFILE%\\Documents");
     xsz(t, USF, "My Pictures", "%USERPROFILE%\\Pictures");
     xsz(t, USF, "AppData", "%USERPROFILE%\\AppData\\Roaming");
     xsz(t, USF, "Programs",
@@ -303,8 +304,7 @@ static char *win10_volume(const char *build, bool redirect_docs_to_d)
     return v;
 }
 
-static fy_machine *open_ok(const char *vol, const fy_machine_drive_spec *d, size_t nd,
-                           fy_diags *w)
+static fy_machine *open_ok(const char *vol, const fy_machine_drive_spec *d, size_t nd, fy_diags *w)
 {
     fy_machine *m = NULL;
     char err[2048] = "";
@@ -587,8 +587,9 @@ static void test_xp(void **state)
     assert_string_equal(ki->folders[FY_TOK_FAVORITES].path, "\\\\server\\share\\kiosk\\Favorites");
     assert_true(has_warning(&w, "machine-folder-unreachable", "kiosk"));
     /* no User Shell Folders at all: XP defaults */
-    assert_string_equal(fy_machine_token_path(m, ad, FY_TOK_LOCAL_APPDATA),
-                        "C:\\Documents and Settings\\Administrator\\Local Settings\\Application Data");
+    assert_string_equal(
+        fy_machine_token_path(m, ad, FY_TOK_LOCAL_APPDATA),
+        "C:\\Documents and Settings\\Administrator\\Local Settings\\Application Data");
     assert_null(ad->folders[FY_TOK_LOCAL_APPDATA].raw);
     assert_int_equal(ad->folders[FY_TOK_LOCAL_APPDATA].state, FY_FOLDER_DEFAULT);
 
@@ -615,13 +616,15 @@ static void test_xp(void **state)
                "<Windows>\\system32\\drivers\\etc\\hosts");
     check_norm(m, hd, "C:\\Project Files\\Ledger\\x.mdb", "C:\\Project Files\\Ledger\\x.mdb");
     check_norm(m, hd, "d:\\Data\\x", "D:\\Data\\x");
-    check_norm(m, NULL, "C:\\Documents and Settings\\hdowd\\x", "C:\\Documents and Settings\\hdowd\\x");
+    check_norm(m, NULL, "C:\\Documents and Settings\\hdowd\\x",
+               "C:\\Documents and Settings\\hdowd\\x");
     check_norm(m, js, "C:\\Documents and Settings\\jsmith\\Docs\\My Pictures\\team.jpg",
                "<My Pictures>\\team.jpg");
     check_norm(m, js, "C:\\Documents and Settings\\jsmith\\Docs\\Plan.docx",
                "<My Documents>\\Plan.docx");
     /* another user's profile is no token of this one */
-    check_norm(m, js, "C:\\Documents and Settings\\hdowd\\x", "C:\\Documents and Settings\\hdowd\\x");
+    check_norm(m, js, "C:\\Documents and Settings\\hdowd\\x",
+               "C:\\Documents and Settings\\hdowd\\x");
     /* the unreachable folder matches nothing; what lies at its default place is in the profile */
     check_norm(m, ki, "C:\\Documents and Settings\\kiosk\\Favorites\\a.url",
                "<Profile>\\Favorites\\a.url");
@@ -639,7 +642,8 @@ static void test_xp(void **state)
     check_denorm(m, hd, "<System Drive>\\Project Files\\a", "C:\\Project Files\\a");
     check_denorm(m, hd, "<My Documents>\\<User Name>\\<User Domain>.txt",
                  "C:\\Documents and Settings\\hdowd\\My Documents\\hdowd\\OLDCORP.txt");
-    check_denorm(m, ki, "<Favorites>\\a.url", "C:\\Documents and Settings\\kiosk\\Favorites\\a.url");
+    check_denorm(m, ki, "<Favorites>\\a.url",
+                 "C:\\Documents and Settings\\kiosk\\Favorites\\a.url");
     check_denorm(m, hd, "D:\\Data\\x", "D:\\Data\\x");
     check_denorm(m, hd, "\\\\srv\\share\\x", NULL);
 
@@ -701,15 +705,19 @@ static void test_win10(void **state)
     assert_non_null(adm);
     assert_string_equal(adm->sid, "S-1-5-21-2847125563-4008839152-2935874910-500");
     /* folders: from the hive where given, else the Vista+ defaults */
-    assert_string_equal(fy_machine_token_path(m, js, FY_TOK_DOWNLOADS), "C:\\Users\\jsmith\\Downloads");
+    assert_string_equal(fy_machine_token_path(m, js, FY_TOK_DOWNLOADS),
+                        "C:\\Users\\jsmith\\Downloads");
     assert_string_equal(fy_machine_token_path(m, js, FY_TOK_COOKIES),
                         "C:\\Users\\jsmith\\AppData\\Local\\Microsoft\\Windows\\INetCookies");
     assert_string_equal(fy_machine_token_path(m, NULL, FY_TOK_PROGRAM_FILES_X86),
                         "C:\\Program Files (x86)");
     check_norm(m, js, "C:\\Users\\jsmith\\Downloads\\a.zip", "<Downloads>\\a.zip");
-    check_norm(m, js, "C:\\Users\\jsmith\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\x.lnk",
-               "<Programs>\\x.lnk");
-    check_norm(m, js, "C:\\Users\\jsmith\\AppData\\Roaming\\WinSCP.ini", "<Application Data>\\WinSCP.ini");
+    check_norm(
+        m, js,
+        "C:\\Users\\jsmith\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\x.lnk",
+        "<Programs>\\x.lnk");
+    check_norm(m, js, "C:\\Users\\jsmith\\AppData\\Roaming\\WinSCP.ini",
+               "<Application Data>\\WinSCP.ini");
     check_norm(m, js, "C:\\ProgramData\\Vendor\\x", "<ProgramData>\\Vendor\\x"); /* tie: lower id */
     check_norm(m, js, "C:\\Program Files (x86)\\WinSCP\\WinSCP.exe",
                "<Program Files (x86)>\\WinSCP\\WinSCP.exe");
@@ -731,7 +739,8 @@ static void test_win10(void **state)
         {"C:\\Documents and Settings\\hdowd\\Local Settings\\Application Data\\x\\y",
          "C:\\Users\\jsmith\\AppData\\Local\\x\\y"},
         {"C:\\Documents and Settings\\hdowd\\Start Menu\\Programs\\PuTTY.lnk",
-         "C:\\Users\\jsmith\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\PuTTY.lnk"},
+         "C:\\Users\\jsmith\\AppData\\Roaming\\Microsoft\\Windows\\Start "
+         "Menu\\Programs\\PuTTY.lnk"},
         {"C:\\Documents and Settings\\All Users\\Application Data\\V\\x", "C:\\ProgramData\\V\\x"},
         {"C:\\Project Files\\Ledger\\x.mdb", "C:\\Project Files\\Ledger\\x.mdb"},
     };
@@ -944,7 +953,8 @@ static void test_user_hives(void **state)
     assert_non_null(js->ntuser);
     assert_true(has_warning(&w, "machine-user-hive", "cannot be read"));
     /* folders fall back to the defaults */
-    assert_string_equal(fy_machine_token_path(m, js, FY_TOK_DOCUMENTS), "C:\\Users\\jsmith\\Documents");
+    assert_string_equal(fy_machine_token_path(m, js, FY_TOK_DOCUMENTS),
+                        "C:\\Users\\jsmith\\Documents");
     assert_null(js->folders[FY_TOK_DOCUMENTS].raw);
     /* the name still comes from LogonUI */
     assert_string_equal(js->account, "NEWCORP\\jsmith");
@@ -1020,6 +1030,39 @@ static void test_no_sam(void **state)
     assert_non_null(fy_machine_find_user(m, "CORP\\anna")); /* the known-domain suffix */
     fy_machine_free(m);
     fy_diags_free(&w);
+
+    /* a user's own record naming the computer wins over the majority; a part a record ties
+     * to a domain is left out */
+    t = tree();
+    sz(t, CV, "CurrentVersion", "6.1");
+    xsz(t, PL "\\S-1-5-21-10-20-30-1000", "ProfileImagePath", "C:\\Users\\anna");
+    xsz(t, PL "\\S-1-5-21-10-20-30-1001", "ProfileImagePath", "C:\\Users\\ben");
+    xsz(t, PL "\\S-1-5-21-77-88-99-1500", "ProfileImagePath", "C:\\Users\\carl");
+    write_hive(t, v, "Windows/System32/config/SOFTWARE");
+    t = tree();
+    sz(t, "Volatile Environment", "USERDOMAIN", "wks9");
+    sz(t, "Volatile Environment", "USERNAME", "Carl");
+    write_hive(t, v, "Users/carl/NTUSER.DAT");
+    m = open_ok(v, NULL, 0, NULL);
+    assert_string_equal(m->machine_sid, "S-1-5-21-77-88-99");
+    assert_non_null(fy_machine_find_user(m, "WKS9\\Carl"));
+    assert_false(fy_machine_find_user(m, "anna")->local);
+    fy_machine_free(m);
+    t = tree();
+    sz(t, "Volatile Environment", "USERDOMAIN", "FARAWAY");
+    sz(t, "Volatile Environment", "USERNAME", "anna");
+    write_hive(t, v, "Users/anna/NTUSER.DAT");
+    char *nt = vpath(v, "Users/carl/NTUSER.DAT");
+    unlink(nt);
+    free(nt);
+    m = open_ok(v, NULL, 0, NULL);
+    assert_string_equal(m->machine_sid, "S-1-5-21-77-88-99"); /* 10-20-30 is FARAWAY's */
+    assert_non_null(fy_machine_find_user(m, "FARAWAY\\anna"));
+    const fy_machine_user *b2 = fy_machine_find_user(m, "FARAWAY\\ben"); /* same domain part */
+    assert_non_null(b2);
+    assert_string_equal(b2->name_source, "profile folder name");
+    assert_true(fy_machine_find_user(m, "WKS9\\carl")->local);
+    fy_machine_free(m);
     free(v);
 }
 
@@ -1031,7 +1074,7 @@ static void test_hibernation(void **state)
     static const struct {
         const char *sig;
         bool hib;
-    } cases[] = {{"hibr", true}, {"HIBR", true}, {"wake", true}, {"WAKE", true},
+    } cases[] = {{"hibr", true}, {"HIBR", true},  {"wake", true},     {"WAKE", true},
                  {"RSTR", true}, {"link", false}, {"\0\0\0\0", false}};
     for (size_t i = 0; i < FY_ARRAY_LEN(cases); i++) {
         memcpy(page, cases[i].sig, 4);
@@ -1084,11 +1127,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_win7_real),   cmocka_unit_test(test_xp),
-        cmocka_unit_test(test_win10),       cmocka_unit_test(test_drives),
-        cmocka_unit_test(test_canon),       cmocka_unit_test(test_no_windows),
+        cmocka_unit_test(test_win7_real),     cmocka_unit_test(test_xp),
+        cmocka_unit_test(test_win10),         cmocka_unit_test(test_drives),
+        cmocka_unit_test(test_canon),         cmocka_unit_test(test_no_windows),
         cmocka_unit_test(test_corrupt_hives), cmocka_unit_test(test_user_hives),
-        cmocka_unit_test(test_no_sam),      cmocka_unit_test(test_hibernation),
+        cmocka_unit_test(test_no_sam),        cmocka_unit_test(test_hibernation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
