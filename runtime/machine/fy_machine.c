@@ -169,6 +169,13 @@ static bool parse_sid(const char *s, uint64_t *auth, uint32_t *sub, size_t max, 
     return *p == 0;
 }
 
+/* A regular file, not a link: a hive named by a link could be any file of the host. */
+static bool is_plain_file(const char *host)
+{
+    struct stat st;
+    return host && lstat(host, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* ---- SOFTWARE ---- */
 
 const char *fy_os_name(fy_os_id id)
@@ -715,13 +722,14 @@ static void pass1(build *b)
         struct stat st;
         bool have_nt = false;
         if (u->profile_host && fy_machine_host_path(m, u->ntuser_path, &h) == 1 &&
-            stat(h, &st) == 0 && S_ISREG(st.st_mode)) {
+            lstat(h, &st) == 0 && S_ISREG(st.st_mode)) {
             u->ntuser = fy_arena_strdup(b->a, h);
             have_nt = true;
         }
         free(h);
         h = NULL;
-        if (u->profile_host && fy_machine_host_path(m, u->usrclass_path, &h) == 1)
+        if (u->profile_host && fy_machine_host_path(m, u->usrclass_path, &h) == 1 &&
+            is_plain_file(h))
             u->usrclass = fy_arena_strdup(b->a, h);
         free(h);
         if (e->has_unload) {
@@ -1079,23 +1087,32 @@ static int find_hives(build *b, char *err, size_t err_size)
     static const char *const dirs[] = {"Windows\\System32\\config", "WINNT\\System32\\config"};
     char *sw = NULL, *first = NULL;
     size_t miss = 0, first_miss = 0;
+    bool first_there = false;
     const char *dir = NULL;
     for (size_t i = 0; i < FY_ARRAY_LEN(dirs) && !dir; i++) {
         char *rel = fy_xasprintf("%s\\SOFTWARE", dirs[i]);
-        struct stat st;
-        if (fy_mach_resolve_under(m->root, rel, &sw, &miss) == 1 && stat(sw, &st) == 0 &&
-            S_ISREG(st.st_mode)) {
+        int there = fy_mach_resolve_under(m->root, rel, &sw, &miss);
+        if (there == 1 && is_plain_file(sw)) {
             dir = dirs[i];
         } else if (!first) {
             first = rel;
             rel = NULL;
             first_miss = miss;
+            first_there = there == 1;
         }
         free(rel);
         if (!dir) {
             free(sw);
             sw = NULL;
         }
+    }
+    if (!dir && first_there) {
+        snprintf(err, err_size,
+                 "%s: no Windows here: %s is not a regular file (a link or a folder; hives are "
+                 "never read through links)",
+                 m->root, first);
+        free(first);
+        return -1;
     }
     if (!dir) {
         const char *e = strchr(first + first_miss, '\\');
@@ -1111,8 +1128,9 @@ static int find_hives(build *b, char *err, size_t err_size)
     free(sw);
     char *rel = fy_xasprintf("%s\\SYSTEM", dir), *p = NULL;
     int rc = fy_mach_resolve_under(m->root, rel, &p, NULL);
-    if (rc != 1) {
-        snprintf(err, err_size, "%s: no Windows here: %s is missing", m->root, rel);
+    if (rc != 1 || !is_plain_file(p)) {
+        snprintf(err, err_size, "%s: no Windows here: %s is %s", m->root, rel,
+                 rc != 1 ? "missing" : "not a regular file");
         free(rel);
         free(p);
         return -1;
@@ -1121,7 +1139,7 @@ static int find_hives(build *b, char *err, size_t err_size)
     free(rel);
     free(p);
     rel = fy_xasprintf("%s\\SAM", dir);
-    if (fy_mach_resolve_under(m->root, rel, &p, NULL) == 1)
+    if (fy_mach_resolve_under(m->root, rel, &p, NULL) == 1 && is_plain_file(p))
         m->sam_hive = fy_arena_strdup(b->a, p);
     else
         warn(b, m->root, "machine-sam",

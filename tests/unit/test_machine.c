@@ -969,13 +969,31 @@ static void test_user_hives(void **state)
     assert_true(has_warning(&w, "hive-dirty", NULL));
     fy_machine_free(m);
     fy_diags_free(&w);
-    free(dirty);
+
+    /* a hive that is a link (it could name any file of the host) is not read */
+    char *ntl = vpath(v, "Users/jsmith/NTUSER.DAT");
+    unlink(ntl);
+    assert_int_equal(symlink(dirty, ntl), 0);
+    m = open_ok(v, NULL, 0, NULL);
+    assert_null(m->users[0].ntuser);
+    fy_machine_free(m);
+    char *sw = vpath(v, "Windows/System32/config/SOFTWARE");
+    char *sw2 = vpath(v, "software.real");
+    assert_int_equal(rename(sw, sw2), 0);
+    assert_int_equal(symlink(sw2, sw), 0);
+    expect_error(v, "no Windows here", "SOFTWARE is not a regular file");
+    unlink(sw);
+    assert_int_equal(rename(sw2, sw), 0);
+    free(sw);
+    free(sw2);
+    free(ntl);
 
     /* no NTUSER.DAT at all */
     char *nt = vpath(v, "Users/jsmith/NTUSER.DAT");
     unlink(nt);
     memset(&w, 0, sizeof w);
     m = open_ok(v, NULL, 0, &w);
+    free(dirty);
     assert_null(m->users[0].ntuser);
     assert_string_equal(m->users[0].hive_error, "NTUSER.DAT is missing");
     assert_int_equal(m->users[0].last_use, 1780070400); /* ProfileList still says */
