@@ -13,6 +13,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"machine", fy_cmd_machine, "show what ferry sees on an offline Windows volume: OS, users, folders"},
     {"reg", fy_cmd_reg, "export a hive's keys to a .reg file, or import a .reg file into a hive"},
 };
 

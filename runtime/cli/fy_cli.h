@@ -8,4 +8,7 @@
  * ferry reg import HIVEFILE FILE.reg [--create] [--prefix PREFIX] */
 int fy_cmd_reg(int argc, char **argv);
 
+/* ferry machine --machine DIR [--drive D=DIR]... [--json] [--verbose] */
+int fy_cmd_machine(int argc, char **argv);
+
 #endif
