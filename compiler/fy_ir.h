@@ -235,6 +235,11 @@ char *fy_norm_reg_key(fy_arena *a, const char *in, size_t n, const char **err, s
 int fy_parse_pattern(fy_arena *a, fy_objkind kind, const char *in, size_t n, fy_ir_pattern *out,
                      const char **err, size_t *err_off);
 
+/* The project's appdefs/ folder: $FERRY_APPDEFS, else beside the running program's folder
+ * (a build tree inside the source tree), else the installed share/ferry/appdefs; malloc'd,
+ * NULL when none is found. */
+char *fy_default_appdefs_dir(void);
+
 /* ---- checks (lint) and codegen ---- */
 /* Runs every semantic check; resolves .ptt selections (marks components selected). */
 void fy_check(fy_ir *ir, fy_diags *diags);

@@ -49,28 +49,6 @@ static bool is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* The project's appdefs/ folder: $FERRY_APPDEFS, else beside the program's folder (a build
- * tree inside the source tree), else the installed share/ferry/appdefs. */
-static char *default_appdefs(void)
-{
-    const char *env = getenv("FERRY_APPDEFS");
-    if (env && *env) return fy_xstrdup(env);
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
-    const char *cands[] = {"/../appdefs", "/../share/ferry/appdefs", "/../../appdefs"};
-    for (size_t i = 0; i < FY_ARRAY_LEN(cands); i++) {
-        char *p = fy_xasprintf("%s%s", exe, cands[i]);
-        char *real = is_dir(p) ? realpath(p, NULL) : NULL;
-        free(p);
-        if (real) return real;
-    }
-    return NULL;
-}
-
 typedef struct opts {
     const char **appdef_dirs;
     size_t nappdef_dirs;
@@ -90,7 +68,7 @@ static int load_appdefs(fy_ir *ir, const opts *o, bool use_default, fy_diags *d)
         return rc;
     }
     if (!use_default) return 0;
-    char *def = default_appdefs();
+    char *def = fy_default_appdefs_dir();
     if (def) rc = fy_fe_appdef_dir(ir, def, d);
     free(def);
     return rc;
