@@ -361,6 +361,8 @@ static int load_prev(fy_store_writer *w, char *err, size_t err_size)
     return rc;
 }
 
+/* Temporary lock files of crashed agents (lock.new-*, lock.broken-*). Recent ones may
+ * belong to an agent waiting for the lock right now, so only old ones go. */
 static void clear_lock_leftovers(const fy_store *s, int pfd)
 {
     int fd = dup(pfd);
@@ -372,8 +374,14 @@ static void clear_lock_leftovers(const fy_store *s, int pfd)
     }
     rewinddir(d);
     struct dirent *de;
-    while ((de = readdir(d)))
-        if (strncmp(de->d_name, "lock.broken-", 12) == 0) st_unlink(s, pfd, de->d_name, 0);
+    int64_t now = st_now();
+    while ((de = readdir(d))) {
+        struct stat st;
+        if ((strncmp(de->d_name, "lock.broken-", 12) == 0 || strncmp(de->d_name, "lock.new-", 9) == 0) &&
+            fstatat(pfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            now - (int64_t)st.st_mtime > (int64_t)s->o.lock_stale_s)
+            st_unlink(s, pfd, de->d_name, 0);
+    }
     closedir(d);
 }
 

@@ -157,6 +157,71 @@ static bool take_over(const fy_store *s, int pfd, const uint8_t *judged, size_t 
     return true;
 }
 
+/* Writes our lock content under a fresh temporary name in the personality folder. */
+static int prepare(const fy_store *s, int pfd, st_lock *l, char name[64])
+{
+    st_tmpname(name, "lock.new");
+    int fd = st_open(s, pfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+    if (fd < 0) return -1;
+    int64_t now = st_now();
+    format_lock(s, l, now, now);
+    if (st_write_all(s, fd, l->content, l->content_len) < 0 || st_sync(s, fd, FY_STORE_SYNC_DATA) < 0) {
+        int e = errno;
+        st_close(s, fd);
+        st_unlink(s, pfd, name, 0);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* Tries once to make "lock" ours: 1 taken, 0 held by someone, -1 error (errno). The lock is
+ * written under a temporary name and hard-linked into place: link() fails when "lock"
+ * exists (atomic on NFS and local file systems, like O_EXCL) and, unlike create-then-write,
+ * never leaves an empty lock behind a crash. Shares that refuse hard links get
+ * O_CREAT|O_EXCL followed by the write. */
+static int try_take(const fy_store *s, int pfd, st_lock *l, char tmp[64], int *tmpfd,
+                    bool *no_links)
+{
+    if (!*no_links) {
+        if (*tmpfd < 0 && (*tmpfd = prepare(s, pfd, l, tmp)) < 0) return -1;
+        if (s->io->linkat(s->io->ctx, pfd, tmp, pfd, "lock") == 0) return 1;
+        int e = errno;
+        struct stat st;
+        /* NFS: a retransmitted link may report EEXIST although it worked */
+        if (e == EEXIST && fstat(*tmpfd, &st) == 0 && st.st_nlink == 2) return 1;
+        if (e == EEXIST) return 0;
+        if (e == ENOENT) { /* our temporary file was removed meanwhile: make it again */
+            st_close(s, *tmpfd);
+            *tmpfd = -1;
+            return 0;
+        }
+        if (e != EPERM && e != ENOTSUP && e != EOPNOTSUPP && e != ENOSYS && e != EMLINK &&
+            e != EXDEV) {
+            errno = e;
+            return -1;
+        }
+        *no_links = true;
+        st_close(s, *tmpfd);
+        st_unlink(s, pfd, tmp, 0);
+        *tmpfd = -1;
+    }
+    int fd = st_open(s, pfd, "lock", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+    if (fd < 0) return errno == EEXIST ? 0 : -1;
+    int64_t now = st_now();
+    format_lock(s, l, now, now);
+    if (st_write_all(s, fd, l->content, l->content_len) < 0 || st_sync(s, fd, FY_STORE_SYNC_DATA) < 0) {
+        int e = errno;
+        st_close(s, fd);
+        st_unlink(s, pfd, "lock", 0);
+        errno = e;
+        return -1;
+    }
+    *tmpfd = fd;
+    tmp[0] = 0;
+    return 1;
+}
+
 int st_lock_acquire(const fy_store *s, int pfd, const char *what, st_lock *l, char *err,
                     size_t err_size)
 {
@@ -168,29 +233,28 @@ int st_lock_acquire(const fy_store *s, int pfd, const char *what, st_lock *l, ch
     st_hex(tok, sizeof tok, l->token);
     int64_t deadline = st_mono_ms() + s->o.lock_wait_ms;
     st_lockinfo li = {0};
+    char tmp[64] = "";
+    int tmpfd = -1;
+    bool no_links = false;
     for (unsigned round = 0;; round++) {
         /* A lock that keeps vanishing or being taken over must not spin past the deadline. */
         if (round && st_mono_ms() > deadline) break;
-        int fd = st_open(s, pfd, "lock", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-        if (fd >= 0) {
-            int64_t now = st_now();
-            format_lock(s, l, now, now);
-            if (st_write_all(s, fd, l->content, l->content_len) < 0 ||
-                st_sync(s, fd, FY_STORE_SYNC_DATA) < 0) {
-                int e = errno;
-                st_close(s, fd);
-                st_unlink(s, pfd, "lock", 0);
-                return st_fail_errno(err, err_size, FY_STORE_ERR_IO, e, "cannot write the lock of %s",
-                                     what);
-            }
-            l->fd = fd;
+        int got = try_take(s, pfd, l, tmp, &tmpfd, &no_links);
+        if (got < 0) {
+            int e = errno;
+            if (tmpfd >= 0) st_close(s, tmpfd);
+            if (tmp[0]) st_unlink(s, pfd, tmp, 0);
+            return st_fail_errno(err, err_size, FY_STORE_ERR_IO, e, "cannot create the lock of %s",
+                                 what);
+        }
+        if (got > 0) {
+            /* the lock file and our fd are one inode: heartbeats write through the fd */
+            if (tmp[0]) st_unlink(s, pfd, tmp, 0);
+            l->fd = tmpfd;
             l->held = true;
             l->last_beat = st_mono_ms() / 1000;
             return FY_STORE_OK;
         }
-        if (errno != EEXIST)
-            return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot create the lock of %s",
-                                 what);
         uint8_t *raw;
         size_t rawn;
         int64_t mtime = 0;
@@ -204,6 +268,8 @@ int st_lock_acquire(const fy_store *s, int pfd, const char *what, st_lock *l, ch
         struct timespec ts = {nap / 1000, (long)(nap % 1000) * 1000000};
         nanosleep(&ts, NULL);
     }
+    if (tmpfd >= 0) st_close(s, tmpfd);
+    if (tmp[0]) st_unlink(s, pfd, tmp, 0);
     if (li.parsed)
         return st_fail(err, err_size, FY_STORE_ERR_LOCKED,
                        "%s is locked by another agent (host %s, pid %ld, heartbeat %" PRId64

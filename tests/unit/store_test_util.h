@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,16 +61,10 @@ static inline void tu_fill(uint8_t *p, size_t n, uint32_t seed)
     }
 }
 
-/* A temporary file holding data; returns an fd positioned at 0. */
+/* An anonymous in-memory file holding data; returns an fd positioned at 0. */
 static inline int tu_memfd(const void *data, size_t n)
 {
-    char *dir = tu_mkdtemp();
-    char *path = fy_xasprintf("%s/f", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    unlink(path);
-    rmdir(dir);
-    free(path);
-    free(dir);
+    int fd = memfd_create("store-test", MFD_CLOEXEC);
     assert_true(fd >= 0);
     const uint8_t *b = data;
     while (n) {
