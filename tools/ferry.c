@@ -13,6 +13,13 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"extract", fy_cmd_extract, "take users' personalities from an offline Windows volume into a store"},
+    {"backup", fy_cmd_backup, "an incremental extraction: store only what changed since the last one"},
+    {"inject", fy_cmd_inject, "place personalities from a store into users of an offline Windows volume"},
+    {"restore", fy_cmd_restore, "write the files of one generation of a personality into a folder"},
+    {"list", fy_cmd_list, "list the personalities in a store"},
+    {"verify", fy_cmd_verify, "re-read every object of a store and check its hash"},
+    {"import", fy_cmd_import, "take in a personality folder copied from elsewhere"},
     {"machine", fy_cmd_machine, "show what ferry sees on an offline Windows volume: OS, users, folders"},
     {"reg", fy_cmd_reg, "export a hive's keys to a .reg file, or import a .reg file into a hive"},
 };

@@ -11,4 +11,13 @@ int fy_cmd_reg(int argc, char **argv);
 /* ferry machine --machine DIR [--drive D=DIR]... [--json] [--verbose] */
 int fy_cmd_machine(int argc, char **argv);
 
+/* The agent's operations (runtime/cli/fy_cmd_agent.c; docs/agent.md). */
+int fy_cmd_extract(int argc, char **argv);
+int fy_cmd_backup(int argc, char **argv);
+int fy_cmd_inject(int argc, char **argv);
+int fy_cmd_restore(int argc, char **argv);
+int fy_cmd_list(int argc, char **argv);
+int fy_cmd_verify(int argc, char **argv);
+int fy_cmd_import(int argc, char **argv);
+
 #endif
