@@ -343,24 +343,32 @@ static void plan_roots(xctx *x)
         }
         free(wins);
     }
-    /* drop duplicates and roots below a recursive root */
+    /* drop duplicates and roots below a recursive root: mark first, then compact */
+    bool *covered = fy_xcalloc(x->nroots + 1, sizeof(*covered));
+    for (size_t i = 0; i < x->nroots; i++) {
+        for (size_t j = 0; j < x->nroots && !covered[i]; j++) {
+            if (i == j || covered[j]) continue;
+            if (strcmp(x->roots[i].host, x->roots[j].host) == 0) {
+                /* the same folder twice: the first stays, recursive if either is */
+                if (j < i) {
+                    x->roots[j].recurse |= x->roots[i].recurse;
+                    covered[i] = true;
+                }
+            } else if (x->roots[j].recurse && under_host(x->roots[i].host, x->roots[j].host)) {
+                covered[i] = true;
+            }
+        }
+    }
     size_t out = 0;
     for (size_t i = 0; i < x->nroots; i++) {
-        bool covered = false;
-        for (size_t j = 0; j < x->nroots && !covered; j++) {
-            if (i == j) continue;
-            bool same = strcmp(x->roots[i].host, x->roots[j].host) == 0;
-            if (same) covered = j < i && (x->roots[j].recurse || !x->roots[i].recurse);
-            else covered = x->roots[j].recurse && under_host(x->roots[i].host, x->roots[j].host);
-            if (same && !covered && j < i) x->roots[i].recurse |= x->roots[j].recurse;
-        }
-        if (covered) {
+        if (covered[i]) {
             free(x->roots[i].host);
             free(x->roots[i].win);
         } else {
             x->roots[out++] = x->roots[i];
         }
     }
+    free(covered);
     x->nroots = out;
 }
 
