@@ -24,6 +24,20 @@ void fy_agent_msg(fy_agent *a, fy_log_level lv, const char *fmt, ...)
         fy_log_vmsg(a->log, lv, fmt, ap2);
         va_end(ap2);
     }
+    if (!a->log) { /* kept for the log, which a run that stops early still leaves */
+        va_list ap3;
+        va_copy(ap3, ap);
+        fy_buf_printf(&a->early, "%d\t", (int)lv);
+        char *text = NULL;
+        if (vasprintf(&text, fmt, ap3) >= 0) {
+            for (char *q = text; *q; q++)
+                if (*q == '\n') *q = ' ';
+            fy_buf_puts(&a->early, text);
+        }
+        free(text);
+        fy_buf_putc(&a->early, '\n');
+        va_end(ap3);
+    }
     if (lv <= FY_LOG_WARNING || !a->log) {
         if (a->progress) fy_progress_clear(a->progress);
         fprintf(stderr, "ferry: %s", lv == FY_LOG_ERROR ? "error: " : lv == FY_LOG_WARNING ? "warning: " : "");
@@ -99,13 +113,13 @@ int fy_agent_load_program(fy_agent *a, const uint8_t *embedded, size_t embedded_
     if (o->program) {
         what = o->program;
         if (read_file(o->program, &a->image, &a->image_size)) {
-            fprintf(stderr, "ferry: %s: cannot read the program: %m\n", o->program);
+            fy_agent_msg(a, FY_LOG_ERROR, "%s: cannot read the program: %m", o->program);
             return FY_EXIT_PROGRAM;
         }
     } else if (o->config) {
         what = o->config;
         if (compile_config(a, o->config)) {
-            fprintf(stderr, "ferry: %s: the template does not compile (see above)\n", o->config);
+            fy_agent_msg(a, FY_LOG_ERROR, "%s: the template does not compile (see above)", o->config);
             return FY_EXIT_PROGRAM;
         }
     } else if (embedded) {
@@ -118,7 +132,7 @@ int fy_agent_load_program(fy_agent *a, const uint8_t *embedded, size_t embedded_
     }
     char err[512];
     if (fy_program_load(a->image, a->image_size, NULL, &a->prog, err, sizeof err)) {
-        fprintf(stderr, "ferry: %s: %s\n", what, err);
+        fy_agent_msg(a, FY_LOG_ERROR, "%s: %s", what, err);
         return FY_EXIT_PROGRAM;
     }
     return 0;
@@ -147,6 +161,16 @@ int fy_agent_open_log(fy_agent *a, fy_log_op op, const char *computer)
         fprintf(stderr, "ferry: cannot open the log: %s\n", err);
         return FY_EXIT_IO;
     }
+    if (computer != a->computer) snprintf(a->computer, sizeof a->computer, "%s", computer ? computer : "");
+    /* what was said before the log existed */
+    for (char *line = (char *)fy_buf_cstr(&a->early); line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        char *tab = strchr(line, '\t');
+        if (tab) fy_log_msg(a->log, (fy_log_level)atoi(line), "%s", tab + 1);
+        line = nl ? nl + 1 : NULL;
+    }
+    a->early.len = 0;
     if (o->password) {
         char *pw = fy_xstrndup(o->password, o->password_len);
         fy_log_add_secret(a->log, pw);
@@ -231,6 +255,13 @@ int fy_agent_run(const fy_agent_opts *o)
     }
     fy_agent_fail(&a, rc);
     if (fy_cancel_requested()) fy_agent_fail(&a, FY_EXIT_CANCELLED);
+    /* A run that stopped before it reached a personality still leaves its log. */
+    static const int log_op[] = {[FY_AGENT_EXTRACT] = FY_OP_EXTRACT + 1, [FY_AGENT_BACKUP] = FY_OP_BACKUP + 1,
+                                 [FY_AGENT_INJECT] = FY_OP_INJECT + 1, [FY_AGENT_UNDO] = FY_OP_INJECT + 1,
+                                 [FY_AGENT_RESTORE] = FY_OP_RESTORE + 1};
+    if (!a.log && a.exit_code >= FY_EXIT_PROGRAM && a.exit_code <= FY_EXIT_CANCELLED &&
+        (size_t)o->op < FY_ARRAY_LEN(log_op) && log_op[o->op])
+        fy_agent_open_log(&a, (fy_log_op)(log_op[o->op] - 1), a.computer[0] ? a.computer : "UNKNOWN");
     write_report(&a);
     if (a.progress) {
         fy_progress_clear(a.progress);
@@ -241,6 +272,7 @@ int fy_agent_run(const fy_agent_opts *o)
     fy_program_free(a.prog);
     free(a.image);
     fy_buf_free(&a.report);
+    fy_buf_free(&a.early);
     fy_signal_restore();
     return a.exit_code;
 }

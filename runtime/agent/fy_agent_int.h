@@ -25,6 +25,8 @@ typedef struct fy_agent {
     int exit_code; /* the worst so far (FY_EXIT_*; "highest wins") */
     uint64_t objects_ok, objects_skipped, objects_failed, bytes;
     fy_buf report; /* JSON array body of per-user results for --report */
+    fy_buf early;  /* messages from before the log was open: "LEVEL<TAB>text" lines */
+    char computer[64]; /* for the log's name, once known ("" = not yet) */
 } fy_agent;
 
 /* Records an outcome: the highest code wins (docs/agent.md). */

@@ -630,7 +630,7 @@ int fy_agent_open_machine(fy_agent *a, fy_machine **m)
         if (!bad) specs[i].dir = o->drives[i].to;
         free(spec);
         if (bad) {
-            fprintf(stderr, "ferry: --drive: %s\n", err);
+            fy_agent_msg(a, FY_LOG_ERROR, "--drive: %s", err);
             free(specs);
             return FY_EXIT_USAGE;
         }
@@ -639,11 +639,11 @@ int fy_agent_open_machine(fy_agent *a, fy_machine **m)
     int rc = fy_machine_open(o->machine, specs, o->ndrives, &warn, m, err, sizeof err);
     free(specs);
     for (size_t i = 0; i < warn.n; i++)
-        fprintf(stderr, "ferry: warning: %s%s%s\n", warn.v[i].file ? warn.v[i].file : "",
-                warn.v[i].file ? ": " : "", warn.v[i].message);
+        fy_agent_msg(a, FY_LOG_WARNING, "%s%s%s", warn.v[i].file ? warn.v[i].file : "",
+                     warn.v[i].file ? ": " : "", warn.v[i].message);
     fy_diags_free(&warn);
     if (rc) {
-        fprintf(stderr, "ferry: %s\n", err);
+        fy_agent_msg(a, FY_LOG_ERROR, "%s", err);
         return FY_EXIT_MACHINE;
     }
     return 0;
@@ -664,6 +664,7 @@ int fy_agent_extract(fy_agent *a)
     bool own_program = o->op == FY_AGENT_BACKUP && !o->program && !o->config;
     if (!own_program && (rc = fy_agent_load_program(a, NULL, 0))) return rc;
     if ((rc = fy_agent_open_machine(a, &m))) return rc;
+    snprintf(a->computer, sizeof a->computer, "%s", m->computer_name);
     if ((rc = fy_agent_open_log(a, o->op == FY_AGENT_BACKUP ? FY_OP_BACKUP : FY_OP_EXTRACT, m->computer_name)))
         goto out;
     fy_agent_log_header(a, m);

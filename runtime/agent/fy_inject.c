@@ -823,7 +823,7 @@ static int select_personalities(fy_agent *a, psel **out, size_t *nout)
         src = fy_store_reader_open(a->store, &sid, o->password, o->password_len, &sel[k].r, err, sizeof err);
         if (!src) src = fy_store_gen_open(sel[k].r, 0, &sel[k].g, err, sizeof err);
         if (src) {
-            fprintf(stderr, "ferry: %s\\%s from %s: %s\n", v[i].domain, v[i].user, v[i].computer, err);
+            fy_agent_msg(a, FY_LOG_ERROR, "%s\\%s from %s: %s", v[i].domain, v[i].user, v[i].computer, err);
             rc = fy_store_exit_code(src);
             fy_store_reader_close(sel[k].r);
             break;
@@ -896,9 +896,10 @@ int fy_agent_inject(fy_agent *a)
     char err[512];
     int rc = fy_agent_open_machine(a, &x.m);
     if (rc) return rc;
+    snprintf(a->computer, sizeof a->computer, "%s", x.m->computer_name);
     if (fy_machine_is_hibernated(x.m)) {
-        fprintf(stderr, "ferry: %s is hibernated (Fast Startup): Windows would resume over any change. "
-                        "Boot it and shut it down fully (shutdown /s /t 0), then inject again\n", o->machine);
+        fy_agent_msg(a, FY_LOG_ERROR, "%s is hibernated (Fast Startup): Windows would resume over any change. "
+                                      "Boot it and shut it down fully (shutdown /s /t 0), then inject again", o->machine);
         rc = FY_EXIT_MACHINE;
         goto out;
     }
@@ -912,8 +913,8 @@ int fy_agent_inject(fy_agent *a)
     /* Every personality is opened (and its password checked) before anything is written. */
     if ((rc = select_personalities(a, &sel, &nsel))) goto out;
     if (!nsel) {
-        fprintf(stderr, "ferry: no personality in %s matches the user selection%s%s: nothing would be injected\n",
-                o->store, o->source ? " from " : "", o->source ? o->source : "");
+        fy_agent_msg(a, FY_LOG_ERROR, "no personality in %s matches the user selection%s%s: nothing would be injected",
+                     o->store, o->source ? " from " : "", o->source ? o->source : "");
         rc = FY_EXIT_MACHINE;
         goto out;
     }
