@@ -96,6 +96,10 @@ static inline void fy_put_le64(uint8_t *p, uint64_t v)
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* Writes a message into err (when err and err_size), sets errno to e, returns -1: the one-line
+ * failure of every function with an (err, err_size) out-parameter. */
+int fy_fail(char *err, size_t err_size, int e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* ---- diagnostics ---- */
 typedef enum { FY_DIAG_ERROR, FY_DIAG_WARNING, FY_DIAG_NOTE } fy_diag_level;
 

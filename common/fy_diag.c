@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 void fy_diag_vadd(fy_diags *d, fy_diag_level level, const char *file, uint32_t line, uint32_t col,
@@ -72,4 +73,16 @@ const char *fy_diag_level_name(fy_diag_level l)
     case FY_DIAG_WARNING: return "warning";
     default: return "note";
     }
+}
+
+int fy_fail(char *err, size_t err_size, int e, const char *fmt, ...)
+{
+    if (err && err_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    errno = e;
+    return -1;
 }

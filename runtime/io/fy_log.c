@@ -49,19 +49,7 @@ struct fy_log {
     long pid;
 };
 
-static int fail(char *err, size_t es, int e, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t es, int e, const char *fmt, ...)
-{
-    if (err && es) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, es, fmt, ap);
-        va_end(ap);
-    }
-    errno = e;
-    return -1;
-}
+#define fail fy_fail /* common/fy_diag.c */
 
 /* ---- pure helpers ---- */
 

@@ -41,19 +41,7 @@ static const xa_names *xa(const fy_safe_root *r)
 #define FY_SF_MAX_BYTES (64u << 20)
 #define FY_STREAM_MAX_BYTES (64u << 20)
 
-static int fail(char *err, size_t es, int e, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t es, int e, const char *fmt, ...)
-{
-    if (err && es) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, es, fmt, ap);
-        va_end(ap);
-    }
-    errno = e;
-    return -1;
-}
+#define fail fy_fail /* common/fy_diag.c */
 
 bool fy_sm_stream_name_ok(const char *s)
 {

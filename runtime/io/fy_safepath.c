@@ -37,19 +37,7 @@ void fy_sp_err(char *err, size_t err_size, const char *fmt, ...)
 }
 
 /* Sets errno and the message together; returns -1. */
-static int fail(char *err, size_t es, int e, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t es, int e, const char *fmt, ...)
-{
-    if (err && es) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, es, fmt, ap);
-        va_end(ap);
-    }
-    errno = e;
-    return -1;
-}
+#define fail fy_fail /* common/fy_diag.c */
 
 char *fy_sp_join(const char *dir, const char *name)
 {
