@@ -88,11 +88,11 @@ typedef struct fy_store_opts {
     unsigned lock_poll_ms;  /* how often it looks again (250) */
     unsigned lock_stale_s;  /* a heartbeat older than this is stale (600) */
     unsigned heartbeat_s;   /* a writer refreshes its heartbeat at most this often (30) */
-    int zlib_level;         /* 1..9 (FY_STORE_ZLIB_LEVEL); see docs/store-format.md */
+    int zlib_level;         /* 0 (store) .. 9; FY_STORE_ZLIB_LEVEL; docs/store-format.md */
     const char *host;       /* host name written into locks; NULL: gethostname() */
 } fy_store_opts;
 
-#define FY_STORE_ZLIB_LEVEL 3
+#define FY_STORE_ZLIB_LEVEL 1
 /* Defaults as documented above. */
 fy_store_opts fy_store_opts_default(void);
 
@@ -223,9 +223,10 @@ int fy_store_put_mem(fy_store_writer *w, const void *data, size_t n, fy_store_ob
                      char *err, size_t err_size);
 
 /* The previous generation's entry for a path (case-insensitive), so that a backup can
- * skip files whose size and mtime did not change and pass the old content reference to
- * fy_store_add_file. Returns true when found; *out points into the writer (valid until
- * fy_store_writer_free). Always false under overwrite or for a new personality. */
+ * skip files whose size and mtime did not change and pass the old content (and stream)
+ * references to fy_store_add_file. Returns true when found; *out points into the writer,
+ * valid until the next call (its dest is always NULL: the remap is decided anew). Always
+ * false under overwrite or for a new personality. */
 bool fy_store_prev_file(fy_store_writer *w, const char *path, const fy_store_file **out);
 
 /* Appends entries to the catalogue (streamed to disk; memory does not grow with the count).

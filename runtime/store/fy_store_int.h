@@ -203,6 +203,9 @@ typedef struct st_catr {
     size_t sbuf_cap;
     fy_store_ads *ads;
     size_t ads_cap;
+    /* references read ahead (st_catr_ref walks the list in order) */
+    uint8_t *refbuf;
+    uint64_t ref_first, ref_count;
     /* meta */
     fy_arena arena;
     fy_store_meta meta;

@@ -195,33 +195,74 @@ static int unlock_keys(const st_index *ix, const char *pw, size_t pwlen, st_keys
     return FY_STORE_OK;
 }
 
-/* ---- previous generation's files (incremental backup) ---- */
+/* ---- previous generation's files (incremental backup) ----
+ * Compact: one fixed-size record per file, every path in one blob, a table of u32 slots
+ * (about 190 bytes a file with its path); streams are rare and kept apart. */
+typedef struct prev_ent {
+    uint64_t path_off;
+    uint32_t path_len, attributes;
+    uint64_t size, mtime, ctime;
+    fy_store_objref content;
+    uint32_t ads_first, n_ads;
+    uint8_t has_content;
+} prev_ent;
+
+typedef struct prev_ads {
+    uint64_t name_off;
+    fy_store_objref ref;
+} prev_ads;
+
 typedef struct prev_table {
-    fy_arena arena;
-    fy_store_file *v;
+    prev_ent *v;
     size_t n, cap;
+    prev_ads *ads;
+    size_t n_ads, ads_cap;
+    fy_buf text;
     uint32_t *slots; /* index + 1; 0 empty */
     size_t nslots;
+    /* what prev_find returns (valid until the next call) */
+    fy_store_file out;
+    fy_store_ads *out_ads;
+    size_t out_ads_cap;
 } prev_table;
 
-static uint32_t path_hash(const char *p)
+static uint32_t path_hash(const char *p, size_t n)
 {
-    return fy_hash_ci(p, strlen(p));
+    return fy_hash_ci(p, n);
+}
+
+static uint64_t put_text(prev_table *t, const char *s)
+{
+    uint64_t off = t->text.len;
+    fy_buf_put(&t->text, s, strlen(s) + 1);
+    return off;
 }
 
 static void prev_insert(prev_table *t, const fy_store_file *f)
 {
-    fy_store_file *c = &FY_APUSH(&t->arena, t->v, t->n, t->cap);
-    *c = *f;
-    c->path = fy_arena_strdup(&t->arena, f->path);
-    c->dest = f->dest ? fy_arena_strdup(&t->arena, f->dest) : NULL;
-    if (f->n_ads) {
-        fy_store_ads *a = fy_arena_alloc(&t->arena, f->n_ads * sizeof *a);
-        for (size_t i = 0; i < f->n_ads; i++) {
-            a[i].name = fy_arena_strdup(&t->arena, f->ads[i].name);
-            a[i].ref = f->ads[i].ref;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 1024;
+        t->v = fy_xrealloc(t->v, t->cap * sizeof *t->v);
+    }
+    prev_ent *e = &t->v[t->n++];
+    memset(e, 0, sizeof *e);
+    e->path_len = (uint32_t)strlen(f->path);
+    e->path_off = put_text(t, f->path);
+    e->attributes = f->attributes;
+    e->size = f->size;
+    e->mtime = f->mtime;
+    e->ctime = f->ctime;
+    e->has_content = f->has_content;
+    e->content = f->content;
+    e->ads_first = (uint32_t)t->n_ads;
+    e->n_ads = (uint32_t)f->n_ads;
+    for (size_t i = 0; i < f->n_ads; i++) {
+        if (t->n_ads == t->ads_cap) {
+            t->ads_cap = t->ads_cap ? t->ads_cap * 2 : 64;
+            t->ads = fy_xrealloc(t->ads, t->ads_cap * sizeof *t->ads);
         }
-        c->ads = a;
+        t->ads[t->n_ads].name_off = put_text(t, f->ads[i].name);
+        t->ads[t->n_ads++].ref = f->ads[i].ref;
     }
 }
 
@@ -231,19 +272,43 @@ static void prev_index(prev_table *t)
     while (t->nslots < t->n * 2) t->nslots *= 2;
     t->slots = fy_xcalloc(t->nslots, sizeof *t->slots);
     for (size_t i = 0; i < t->n; i++) {
-        size_t h = path_hash(t->v[i].path) & (t->nslots - 1);
+        size_t h = path_hash((const char *)t->text.data + t->v[i].path_off, t->v[i].path_len) &
+                   (t->nslots - 1);
         while (t->slots[h]) h = (h + 1) & (t->nslots - 1);
         t->slots[h] = (uint32_t)(i + 1);
     }
 }
 
-static const fy_store_file *prev_find(const prev_table *t, const char *path)
+static const fy_store_file *prev_find(prev_table *t, const char *path)
 {
     if (!t->nslots) return NULL;
-    size_t h = path_hash(path) & (t->nslots - 1);
+    size_t pl = strlen(path);
+    size_t h = path_hash(path, pl) & (t->nslots - 1);
     while (t->slots[h]) {
-        const fy_store_file *f = &t->v[t->slots[h] - 1];
-        if (fy_streq_ci(f->path, path)) return f;
+        const prev_ent *e = &t->v[t->slots[h] - 1];
+        const char *ep = (const char *)t->text.data + e->path_off;
+        if (fy_strcasecmp_u8(ep, e->path_len, path, pl) == 0) {
+            fy_store_file *f = &t->out;
+            memset(f, 0, sizeof *f);
+            f->path = ep;
+            f->size = e->size;
+            f->mtime = e->mtime;
+            f->ctime = e->ctime;
+            f->attributes = e->attributes;
+            f->has_content = e->has_content;
+            f->content = e->content;
+            if (e->n_ads > t->out_ads_cap) {
+                t->out_ads_cap = e->n_ads;
+                t->out_ads = fy_xrealloc(t->out_ads, t->out_ads_cap * sizeof *t->out_ads);
+            }
+            for (uint32_t i = 0; i < e->n_ads; i++) {
+                t->out_ads[i].name = (const char *)t->text.data + t->ads[e->ads_first + i].name_off;
+                t->out_ads[i].ref = t->ads[e->ads_first + i].ref;
+            }
+            f->ads = e->n_ads ? t->out_ads : NULL;
+            f->n_ads = e->n_ads;
+            return f;
+        }
         h = (h + 1) & (t->nslots - 1);
     }
     return NULL;
@@ -251,8 +316,11 @@ static const fy_store_file *prev_find(const prev_table *t, const char *path)
 
 static void prev_free(prev_table *t)
 {
+    free(t->v);
+    free(t->ads);
     free(t->slots);
-    fy_arena_free(&t->arena);
+    free(t->out_ads);
+    fy_buf_free(&t->text);
     memset(t, 0, sizeof *t);
 }
 
@@ -287,6 +355,7 @@ struct fy_store_writer {
     fy_store_objref program;
     char **logs;
     size_t n_logs;
+    uint8_t *rbuf; /* SMALL_OBJECT bytes, reused by fy_store_put_fd */
     int failed; /* sticky error code after a store write failed */
     bool committed;
 };
@@ -560,8 +629,8 @@ fail:
 
 int fy_store_heartbeat(fy_store_writer *w, char *err, size_t err_size)
 {
-    int rc = check_usable(w, err, err_size);
-    if (rc) return rc;
+    if (w->failed) return check_usable(w, err, err_size);
+    /* also after commit: the lock is held until the writer is freed (logs) */
     return poison(w, st_lock_heartbeat(w->s, &w->lock, false, err, err_size));
 }
 
@@ -746,7 +815,8 @@ int fy_store_put_fd(fy_store_writer *w, int fd, fy_store_objref *ref, char *err,
 {
     int rc = check_usable(w, err, err_size);
     if (rc) return rc;
-    uint8_t *buf = fy_xmalloc(SMALL_OBJECT);
+    if (!w->rbuf) w->rbuf = fy_xmalloc(SMALL_OBJECT);
+    uint8_t *buf = w->rbuf;
     size_t have = 0;
     bool eof = false;
     while (have < SMALL_OBJECT) {
@@ -804,7 +874,7 @@ int fy_store_put_fd(fy_store_writer *w, int fd, fy_store_objref *ref, char *err,
     rc = objw_finish(w, &o, ref, err, err_size);
     if (!rc) rc = fy_store_heartbeat(w, err, err_size);
 out:
-    free(buf);
+    if (w->keys.enc) sodium_memzero(buf, SMALL_OBJECT);
     return rc;
 }
 
@@ -980,6 +1050,7 @@ void fy_store_writer_free(fy_store_writer *w)
     st_index_free(&w->next);
     for (size_t i = 0; i < w->n_logs; i++) free(w->logs[i]);
     free(w->logs);
+    free(w->rbuf);
     int fds[] = {w->objfd, w->genfd, w->tmpfd, w->logfd, w->pfd};
     for (size_t i = 0; i < FY_ARRAY_LEN(fds); i++) st_close(s, fds[i]);
     canon_free(&w->names);

@@ -100,7 +100,7 @@ static int flush_block(st_catw *c, int kind, char *err, size_t n)
     uLong bound = compressBound((uLong)c->block.len);
     c->out.len = 0;
     fy_buf_reserve(&c->out, ST_BLK_HDR + BLK_NONCE + bound + ST_TAG);
-    uint8_t *z = c->out.data + ST_BLK_HDR + BLK_NONCE + (enc ? 0 : 0);
+    uint8_t *z = c->out.data + ST_BLK_HDR + BLK_NONCE;
     uLongf zl = bound;
     if (compress2(z, &zl, c->block.data, (uLong)c->block.len, c->level) != Z_OK)
         return st_fail(err, n, FY_STORE_ERR_IO, "cannot compress a catalogue block");
@@ -737,11 +737,16 @@ int st_catr_next(st_catr *c, fy_store_entry *e, char *err, size_t n)
 int st_catr_ref(st_catr *c, uint64_t i, fy_store_objref *r, char *err, size_t n)
 {
     if (i >= c->n_refs) return st_fail(err, n, FY_STORE_ERR_USAGE, "reference out of range");
-    /* A small cache in the (otherwise unused) plain buffer would complicate iteration;
-     * a sequential reader reads 72 bytes at a time through the page cache instead. */
-    uint8_t b[ST_REF_LEN];
-    int rc = read_at(c, c->refs_off + i * ST_REF_LEN, b, sizeof b, err, n);
-    if (rc) return rc;
+    if (i < c->ref_first || i >= c->ref_first + c->ref_count) {
+        uint64_t cnt = c->n_refs - i < REF_CACHE ? c->n_refs - i : REF_CACHE;
+        if (!c->refbuf) c->refbuf = fy_xmalloc(REF_CACHE * ST_REF_LEN);
+        c->ref_count = 0;
+        int rc = read_at(c, c->refs_off + i * ST_REF_LEN, c->refbuf, (size_t)cnt * ST_REF_LEN, err, n);
+        if (rc) return rc;
+        c->ref_first = i;
+        c->ref_count = cnt;
+    }
+    const uint8_t *b = c->refbuf + (i - c->ref_first) * ST_REF_LEN;
     memset(r, 0, sizeof *r);
     memcpy(r->id, b, 32);
     memcpy(r->stored_hash, b + 32, 32);
@@ -776,6 +781,7 @@ void st_catr_close(st_catr *c)
     if (c->sbuf) sodium_memzero(c->sbuf, c->sbuf_cap);
     free(c->sbuf);
     free(c->ads);
+    free(c->refbuf);
     fy_arena_free(&c->arena);
     memset(c, 0, sizeof *c);
 }

@@ -199,7 +199,10 @@ void st_enc_end(st_enc *e)
 {
     if (e->z_ready) deflateEnd(&e->z);
     e->z_ready = false;
-    if (e->chunk) sodium_memzero(e->chunk, ST_CHUNK);
+    if (e->k && e->k->enc) { /* plaintext (compressed) of an encrypted personality */
+        if (e->chunk) sodium_memzero(e->chunk, ST_CHUNK);
+        if (e->zout) sodium_memzero(e->zout, ST_CHUNK);
+    }
     free(e->chunk);
     free(e->zout);
     e->chunk = e->zout = NULL;
@@ -302,6 +305,7 @@ int st_obj_read(const fy_store *s, int dirfd, const char *path, const st_keys *k
     objread o;
     memset(&o, 0, sizeof o);
     uint8_t *buf = NULL, *pt = NULL;
+    bool enc_obj = false;
     int fd = st_open(s, dirfd, path, O_RDONLY | O_NOFOLLOW, 0);
     if (fd < 0) {
         if (errno == ENOENT) return damage(err, err_size, kind, FY_STORE_DMG_MISSING, path, "missing");
@@ -335,6 +339,7 @@ int st_obj_read(const fy_store *s, int dirfd, const char *path, const st_keys *k
         goto out;
     }
     bool enc = hdr[9] & OBJ_F_ENC;
+    enc_obj = enc;
     uint64_t hdr_len = ST_OBJ_HDR + (enc ? ST_OBJ_NONCE : 0);
     if (fy_le32(hdr + 12) != (enc ? ST_CHUNK : 0u) || size < hdr_len + ST_OBJ_TRAILER ||
         fy_le64(tr + 8) != size - hdr_len - ST_OBJ_TRAILER || (enc && fy_le64(tr) != 0)) {
@@ -469,6 +474,7 @@ int st_obj_read(const fy_store *s, int dirfd, const char *path, const st_keys *k
     }
 out:
     if (o.z_ready) inflateEnd(&o.z);
+    if (o.out && enc_obj) sodium_memzero(o.out, ST_CHUNK);
     free(o.out);
     if (pt) sodium_memzero(pt, ST_CHUNK);
     free(pt);

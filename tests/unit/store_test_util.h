@@ -171,7 +171,9 @@ static inline char *tu_snapshot(const char *root)
 {
     fy_buf b = {0};
     tu_snap_rec(root, "", &b);
-    return fy_xstrdup(fy_buf_cstr(&b));
+    char *r = fy_xstrdup(fy_buf_cstr(&b));
+    fy_buf_free(&b);
+    return r;
 }
 
 /* True when needle occurs in any file under root. */

@@ -804,31 +804,6 @@ static void test_catalog_parser(void **state)
         fy_store_catalog_check_mem(data, n, FY_STORE_CHECK_NO_CHECKSUMS, err, sizeof err);
         data[k] ^= 1;
     }
-    /* seeds for the fuzz target, when asked */
-    const char *seeds = getenv("FERRY_WRITE_STORE_SEEDS");
-    if (seeds) {
-        char *p = fy_xasprintf("%s/plain-50.cat", seeds);
-        FILE *f = fopen(p, "wb");
-        if (f) {
-            fwrite(data, 1, n, f);
-            fclose(f);
-        }
-        free(p);
-        char *ip = pers_path("index");
-        int ifd = open(ip, O_RDONLY);
-        size_t in;
-        uint8_t *idata = tu_slurp_fd(ifd, &in);
-        close(ifd);
-        p = fy_xasprintf("%s/index.txt", seeds);
-        f = fopen(p, "wb");
-        if (f) {
-            fwrite(idata, 1, in, f);
-            fclose(f);
-        }
-        free(p);
-        free(ip);
-        free(idata);
-    }
     free(data);
     free(cat);
     fy_store_close(s);
