@@ -36,11 +36,11 @@ static int teardown(void **state)
 
 /* ---- an I/O table that counts, kills, fails ---- */
 typedef struct fio {
-    long ops;      /* mutating calls so far */
-    long kill_at;  /* SIGKILL before this mutating call (0: never) */
-    long fail_at;  /* fail this mutating call with fail_errno (0: never) */
+    long ops;     /* mutating calls so far */
+    long kill_at; /* SIGKILL before this mutating call (0: never) */
+    long fail_at; /* fail this mutating call with fail_errno (0: never) */
     int fail_errno;
-    bool no_sync;  /* syncs succeed without syncing (a process crash needs none) */
+    bool no_sync;     /* syncs succeed without syncing (a process crash needs none) */
     long write_opens; /* opens with a write flag */
 } fio;
 
@@ -117,8 +117,8 @@ static int f_mkdir(void *c, int d, const char *p, mode_t m)
 
 static fy_store_io fio_table(fio *f)
 {
-    fy_store_io io = {f,       f_openat, f_close,  f_read,   f_pread,  f_write,
-                      f_pwrite, f_sync,  f_rename, f_link,   f_unlink, f_mkdir};
+    fy_store_io io = {f,        f_openat, f_close,  f_read, f_pread,  f_write,
+                      f_pwrite, f_sync,   f_rename, f_link, f_unlink, f_mkdir};
     return io;
 }
 
@@ -161,7 +161,8 @@ static void test_locks(void **state)
     fy_store_writer *a, *b;
     assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &a, err, sizeof err), 0);
     char *before = tu_snapshot(g_dir);
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     assert_non_null(strstr(err, "locked by another agent (host testhost"));
     assert_int_equal(fy_store_exit_code(FY_STORE_ERR_LOCKED), FY_EXIT_STORE);
     char *after = tu_snapshot(g_dir);
@@ -189,7 +190,8 @@ static void test_locks(void **state)
     char *lp = lock_path(&TU_ID);
     /* a fresh lock of another host: held */
     write_lock(lp, "otherhost", 4242, st_now());
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     assert_non_null(strstr(err, "otherhost"));
     /* ... with an old heartbeat: taken over */
     write_lock(lp, "otherhost", 4242, st_now() - 700);
@@ -203,7 +205,8 @@ static void test_locks(void **state)
     o2.lock_stale_s = 5;
     fy_store *s2 = tu_open(g_dir, &o2);
     write_lock(lp, "otherhost", 4242, st_now() - 60);
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     assert_int_equal(fy_store_writer_begin(s2, &TU_ID, NULL, &b, err, sizeof err), 0);
     fy_store_writer_free(b);
     fy_store_close(s2);
@@ -221,7 +224,8 @@ static void test_locks(void **state)
         _exit(0);
     }
     write_lock(lp, "testhost", child, st_now());
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), 0);
@@ -229,7 +233,8 @@ static void test_locks(void **state)
     /* an empty lock (a crash between create and write): held while recent, taken when old */
     FILE *f = fopen(lp, "w");
     fclose(f);
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     struct timespec old[2] = {{st_now() - 1000, 0}, {st_now() - 1000, 0}};
     assert_int_equal(utimensat(AT_FDCWD, lp, old, 0), 0);
     assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), 0);
@@ -405,7 +410,8 @@ static int crash_gen(fy_store *s, const fy_store_id *id, const fy_store_write_op
     if (!rc) {
         uint8_t reg[6000];
         tu_fill(reg, sizeof reg, (uint32_t)v + 1);
-        fy_store_reg r = {.key = "HKCU\\Software\\X", .value = "Big", .type = 3, .data = reg, .len = sizeof reg};
+        fy_store_reg r = {
+            .key = "HKCU\\Software\\X", .value = "Big", .type = 3, .data = reg, .len = sizeof reg};
         rc = fy_store_add_reg(w, &r, err, es);
     }
     fy_store_meta m = {0};
@@ -438,7 +444,8 @@ static void check_whole(fy_store *s, const fy_store_id *id, size_t *n_gens, bool
     int n = 0;
     while ((rc = fy_store_gen_next(g, &e, err, sizeof err)) == 1) {
         n++;
-        const fy_store_objref *ref = e.kind == FY_STORE_ENTRY_FILE ? &e.file.content : &e.reg.data_ref;
+        const fy_store_objref *ref =
+            e.kind == FY_STORE_ENTRY_FILE ? &e.file.content : &e.reg.data_ref;
         if (e.kind == FY_STORE_ENTRY_REG && !e.reg.data_is_object) continue;
         int ofd = tu_memfd("", 0);
         rc = fy_store_read_object(r, ref, ofd, err, sizeof err);
@@ -483,8 +490,10 @@ static long crash_series(const fy_store_id *id, bool overwrite, long stride, int
         int st;
         assert_int_equal(waitpid(child, &st, 0), child);
         bool finished = WIFEXITED(st);
-        if (finished) assert_int_equal(WEXITSTATUS(st), 0);
-        else assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        if (finished)
+            assert_int_equal(WEXITSTATUS(st), 0);
+        else
+            assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
         s = tu_open(g_dir, &po);
         int nd = 0;
         int vrc = tu_verify(s, NULL, NULL, &nd);
@@ -499,7 +508,8 @@ static long crash_series(const fy_store_id *id, bool overwrite, long stride, int
          * now and then, which keeps the store, and so each verify, small) */
         v = ++*version;
         fy_store_write_opts wo = {.overwrite = after >= 4};
-        if (crash_gen(s, id, &wo, v, err, sizeof err)) fail_msg("writer after crash %ld: %s", k, err);
+        if (crash_gen(s, id, &wo, v, err, sizeof err))
+            fail_msg("writer after crash %ld: %s", k, err);
         char *tmp = fy_xasprintf("%s/%s/%s/%s/tmp", g_dir, id->domain, id->user, id->computer);
         assert_int_equal(tu_count_files(tmp), 0);
         free(tmp);
@@ -686,7 +696,8 @@ static int read_everything(fy_store *s, const char *pw)
     for (size_t i = 0; i < np; i++) {
         fy_store_id id = {pl[i].domain, pl[i].user, pl[i].computer};
         fy_store_reader *r;
-        if ((rc = fy_store_reader_open(s, &id, pw, pw ? strlen(pw) : 0, &r, err, sizeof err))) break;
+        if ((rc = fy_store_reader_open(s, &id, pw, pw ? strlen(pw) : 0, &r, err, sizeof err)))
+            break;
         size_t ng;
         const fy_store_gen_info *gi = fy_store_reader_gens(r, &ng);
         for (size_t gk = 0; gk < ng && !rc; gk++) {
