@@ -295,7 +295,7 @@ int st_pers_open(const fy_store *s, const char *domain, const char *user, const 
 int st_gc(const fy_store *s, int pfd, const st_index *ix, char *err, size_t err_size);
 /* True when generations/ holds a catalogue that ix does not list (a crash or an
  * interrupted collection: st_gc is due). */
-bool st_gc_due(int pfd, const st_index *ix);
+bool st_gc_due(const fy_store *s, int pfd, const st_index *ix);
 
 /* Simple open-addressing set of 32-byte ids. */
 typedef struct st_idset {

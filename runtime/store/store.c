@@ -623,7 +623,7 @@ int fy_store_writer_begin(fy_store *s, const fy_store_id *id, const fy_store_wri
         goto fail;
     }
     /* 4. What a crash left behind, and the previous generation for incremental backup. */
-    if (w->had_old && !o->overwrite && st_gc_due(w->pfd, &w->old) &&
+    if (w->had_old && !o->overwrite && st_gc_due(s, w->pfd, &w->old) &&
         (rc = st_gc(s, w->pfd, &w->old, err, err_size)))
         goto fail;
     if (!w->fresh && w->old.n_gens && (rc = load_prev(w, err, err_size))) goto fail;

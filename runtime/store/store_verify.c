@@ -22,13 +22,15 @@ static bool is_catalog_name(const char *n)
     return strlen(n) == 12 && strcmp(n + 8, ".cat") == 0 && strspn(n, "0123456789") == 8;
 }
 
-bool st_gc_due(int pfd, const st_index *ix)
+bool st_gc_due(const fy_store *s, int pfd, const st_index *ix)
 {
-    int fd = openat(pfd, "generations", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return false;
-    DIR *d = fdopendir(fd);
+    int gfd = st_open_dir(s, pfd, "generations");
+    if (gfd < 0) return false;
+    int fd = dup(gfd);
+    st_close(s, gfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
-        close(fd);
+        if (fd >= 0) close(fd);
         return false;
     }
     bool due = false;

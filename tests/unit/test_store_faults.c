@@ -1,6 +1,7 @@
 /* runtime/store under stress: locks (a second writer waits then gets LOCKED; stale locks by
  * old heartbeat, dead pid on this host or an old garbled file are taken over; live ones are
- * not; a writer whose lock was taken over cannot commit); 20 processes writing 20
+ * not; a writer whose lock was taken over cannot commit; shares without hard links; the
+ * heartbeat refresh; a failing input fd leaves the writer usable); 20 processes writing 20
  * personalities at once; two processes on one personality; crash safety (a child killed
  * with SIGKILL before each of its mutating I/O operations in turn, for a backup, an
  * overwrite and a first extraction: verify passes and a new writer succeeds every time);
@@ -270,6 +271,75 @@ static void test_locks(void **state)
     free(i1);
     free(i2);
     free(idx);
+    free(lp);
+    fy_store_close(s);
+}
+
+static int no_link(void *c, int od, const char *op, int nd, const char *np)
+{
+    errno = EPERM; /* a share without hard links */
+    return -1;
+}
+
+/* Shares without hard links: the lock is made with O_EXCL; the heartbeat is refreshed in
+ * place and judged from its content. */
+static void test_lock_fallback_and_heartbeat(void **state)
+{
+    (void)state;
+    char err[512];
+    fy_store_io io = *fy_store_io_posix();
+    io.linkat = no_link;
+    fy_store_opts o = test_opts(&io);
+    o.lock_stale_s = 2; /* so the heartbeat is refreshed on every call */
+    fy_store *s = tu_open(g_dir, &o);
+    fy_store_writer *a, *b;
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &a, err, sizeof err), 0);
+    char *lp = lock_path(&TU_ID);
+    char *pdir = fy_xasprintf("%s/CONTOSO/alice/PC-01", g_dir);
+    int pfd = open(pdir, O_RDONLY | O_DIRECTORY);
+    st_lockinfo li;
+    bool stale;
+    st_lock_inspect(s, pfd, &li, &stale);
+    assert_true(li.present && li.parsed && !stale);
+    assert_int_equal(li.pid, getpid());
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
+    /* age the heartbeat by hand (same length, same token): stale now... */
+    int fd = open(lp, O_RDWR);
+    size_t n;
+    uint8_t *txt = tu_slurp_fd(fd, &n);
+    char *hb = strstr((char *)txt, "heartbeat=");
+    assert_non_null(hb);
+    char old[21];
+    snprintf(old, sizeof old, "%020lld", (long long)(st_now() - 100));
+    memcpy(hb + 10, old, 20);
+    assert_int_equal(pwrite(fd, txt, n, 0), (ssize_t)n);
+    close(fd);
+    free(txt);
+    st_lock_inspect(s, pfd, &li, &stale);
+    assert_true(stale);
+    /* ...until the holder's heartbeat refreshes it */
+    assert_int_equal(fy_store_heartbeat(a, err, sizeof err), 0);
+    st_lock_inspect(s, pfd, &li, &stale);
+    assert_false(stale);
+    assert_true(st_now() - li.heartbeat <= 1);
+    /* a bad input fd is the caller's problem, not the store's: the writer goes on */
+    int dirfd = open("/", O_RDONLY | O_DIRECTORY);
+    fy_store_objref ref;
+    assert_int_equal(fy_store_put_fd(a, dirfd, &ref, err, sizeof err), FY_STORE_ERR_SOURCE);
+    close(dirfd);
+    assert_int_equal(fy_store_exit_code(FY_STORE_ERR_SOURCE), FY_EXIT_PARTIAL);
+    assert_int_equal(tu_add(a, "<My Documents>\\ok.txt", "ok", 2, 1, err, sizeof err), 0);
+    fy_store_meta m = {0};
+    assert_int_equal(fy_store_commit(a, &m, NULL, err, sizeof err), 0);
+    fy_store_writer_free(a);
+    struct stat st;
+    assert_int_not_equal(stat(lp, &st), 0); /* released */
+    int nf;
+    assert_int_equal(tu_check_gen(s, &TU_ID, NULL, 0, &nf), 0);
+    assert_int_equal(nf, 1);
+    close(pfd);
+    free(pdir);
     free(lp);
     fy_store_close(s);
 }
@@ -806,6 +876,7 @@ int main(void)
     if (getenv("STORE_TEST_FILTER")) cmocka_set_test_filter(getenv("STORE_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_fallback_and_heartbeat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_personalities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_personality, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
