@@ -82,17 +82,17 @@ const fy_store_io *fy_store_io_posix(void);
 
 /* ---- opening a store ---- */
 typedef struct fy_store_opts {
-    const fy_store_io *io;  /* NULL: fy_store_io_posix() */
-    bool create;            /* create the store folder (and parents) when missing */
-    unsigned lock_wait_ms;  /* how long a writer waits for a held lock (60000) */
-    unsigned lock_poll_ms;  /* how often it looks again (250) */
-    unsigned lock_stale_s;  /* a heartbeat older than this is stale (600) */
-    unsigned heartbeat_s;   /* a writer refreshes its heartbeat at most this often (30) */
-    int zlib_level;         /* 1..9 (FY_STORE_ZLIB_LEVEL); see docs/store-format.md */
-    const char *host;       /* host name written into locks; NULL: gethostname() */
+    const fy_store_io *io; /* NULL: fy_store_io_posix() */
+    bool create;           /* create the store folder (and parents) when missing */
+    unsigned lock_wait_ms; /* how long a writer waits for a held lock (60000) */
+    unsigned lock_poll_ms; /* how often it looks again (250) */
+    unsigned lock_stale_s; /* a heartbeat older than this is stale (600) */
+    unsigned heartbeat_s;  /* a writer refreshes its heartbeat at most this often (30) */
+    int zlib_level;        /* 0 (store) .. 9; FY_STORE_ZLIB_LEVEL; docs/store-format.md */
+    const char *host;      /* host name written into locks; NULL: gethostname() */
 } fy_store_opts;
 
-#define FY_STORE_ZLIB_LEVEL 3
+#define FY_STORE_ZLIB_LEVEL 1
 /* Defaults as documented above. */
 fy_store_opts fy_store_opts_default(void);
 
@@ -125,9 +125,9 @@ int64_t fy_store_filetime_to_unix_ns(uint64_t ft);
 
 /* ---- what a generation holds ---- */
 #define FY_STORE_HASH_LEN 32
-#define FY_STORE_ATTR_DIRECTORY 0x10u     /* a folder entry: no content */
+#define FY_STORE_ATTR_DIRECTORY 0x10u      /* a folder entry: no content */
 #define FY_STORE_ATTR_REPARSE_POINT 0x400u /* links and junctions: refused */
-#define FY_STORE_REG_INLINE_MAX 4096      /* bigger registry data is stored as an object */
+#define FY_STORE_REG_INLINE_MAX 4096       /* bigger registry data is stored as an object */
 
 typedef struct fy_store_objref {
     uint8_t id[FY_STORE_HASH_LEN];          /* BLAKE2b-256 of the plaintext (keyed with a
@@ -143,12 +143,12 @@ typedef struct fy_store_ads {
 } fy_store_ads;
 
 typedef struct fy_store_file {
-    const char *path;   /* normalised, UTF-8: <My Documents>\Project Data\a.txt */
-    uint64_t size;      /* bytes (folders: 0) */
-    uint64_t mtime;     /* FILETIME */
-    uint64_t ctime;     /* FILETIME (creation) */
+    const char *path;    /* normalised, UTF-8: <My Documents>\Project Data\a.txt */
+    uint64_t size;       /* bytes (folders: 0) */
+    uint64_t mtime;      /* FILETIME */
+    uint64_t ctime;      /* FILETIME (creation) */
     uint32_t attributes; /* Windows FILE_ATTRIBUTE_* */
-    bool has_content;   /* false for folders (FY_STORE_ATTR_DIRECTORY) */
+    bool has_content;    /* false for folders (FY_STORE_ATTR_DIRECTORY) */
     fy_store_objref content;
     const fy_store_ads *ads;
     size_t n_ads;
@@ -175,7 +175,7 @@ typedef struct fy_store_kv {
 } fy_store_kv;
 
 typedef struct fy_store_meta {
-    const char *user;     /* DOMAIN\name */
+    const char *user; /* DOMAIN\name */
     const char *sid;
     const char *computer; /* source computer */
     const char *os_name, *os_version;
@@ -197,7 +197,7 @@ typedef struct fy_store_meta {
 
 /* ---- writing: one generation (extract or backup) ---- */
 typedef struct fy_store_write_opts {
-    bool overwrite; /* start afresh: the new generation replaces all older ones */
+    bool overwrite;       /* start afresh: the new generation replaces all older ones */
     const char *password; /* NULL: none (an encrypted personality then fails) */
     size_t password_len;
     /* Argon2id limits for a new (or overwritten) encrypted personality; 0: libsodium's
@@ -217,15 +217,15 @@ int fy_store_writer_begin(fy_store *s, const fy_store_id *id, const fy_store_wri
 
 /* Streams fd (from its current offset to EOF) into an object: hashed, compressed and, with
  * a password, encrypted in one pass; constant memory. Identical content is stored once. */
-int fy_store_put_fd(fy_store_writer *w, int fd, fy_store_objref *ref, char *err,
-                    size_t err_size);
+int fy_store_put_fd(fy_store_writer *w, int fd, fy_store_objref *ref, char *err, size_t err_size);
 int fy_store_put_mem(fy_store_writer *w, const void *data, size_t n, fy_store_objref *ref,
                      char *err, size_t err_size);
 
 /* The previous generation's entry for a path (case-insensitive), so that a backup can
- * skip files whose size and mtime did not change and pass the old content reference to
- * fy_store_add_file. Returns true when found; *out points into the writer (valid until
- * fy_store_writer_free). Always false under overwrite or for a new personality. */
+ * skip files whose size and mtime did not change and pass the old content (and stream)
+ * references to fy_store_add_file. Returns true when found; *out points into the writer,
+ * valid until the next call (its dest is always NULL: the remap is decided anew). Always
+ * false under overwrite or for a new personality. */
 bool fy_store_prev_file(fy_store_writer *w, const char *path, const fy_store_file **out);
 
 /* Appends entries to the catalogue (streamed to disk; memory does not grow with the count).
@@ -234,8 +234,7 @@ bool fy_store_prev_file(fy_store_writer *w, const char *path, const fy_store_fil
 int fy_store_add_file(fy_store_writer *w, const fy_store_file *f, char *err, size_t err_size);
 int fy_store_add_reg(fy_store_writer *w, const fy_store_reg *r, char *err, size_t err_size);
 /* Stores the program image (.fyb bytes) that extracted this personality. */
-int fy_store_set_program(fy_store_writer *w, const void *fyb, size_t n, char *err,
-                         size_t err_size);
+int fy_store_set_program(fy_store_writer *w, const void *fyb, size_t n, char *err, size_t err_size);
 /* Names a log that belongs to this generation (the file itself: fy_store_add_log). */
 int fy_store_note_log(fy_store_writer *w, const char *name, char *err, size_t err_size);
 
@@ -247,15 +246,14 @@ int fy_store_heartbeat(fy_store_writer *w, char *err, size_t err_size);
 /* Makes the generation visible: objects durable, catalogue, then the index (atomically).
  * *generation (may be NULL) gets its number. Nothing changes visibly on failure. The lock
  * is still held afterwards (for fy_store_add_log) until fy_store_writer_free. */
-int fy_store_commit(fy_store_writer *w, const fy_store_meta *meta, uint32_t *generation,
-                    char *err, size_t err_size);
+int fy_store_commit(fy_store_writer *w, const fy_store_meta *meta, uint32_t *generation, char *err,
+                    size_t err_size);
 /* Drops an uncommitted generation (its temporary files) and releases the lock. */
 void fy_store_writer_free(fy_store_writer *w);
 
 /* Copies the log in fd into logs/<name> (encrypted with the personality's key when it has a
  * password). Atomic (temporary name, rename); an existing name gets a "-2", "-3"... suffix. */
-int fy_store_add_log(fy_store_writer *w, const char *name, int fd, char *err,
-                     size_t err_size);
+int fy_store_add_log(fy_store_writer *w, const char *name, int fd, char *err, size_t err_size);
 
 /* ---- reading (inject, restore): never writes, needs no lock ---- */
 typedef struct fy_store_gen_info {
@@ -270,8 +268,7 @@ typedef struct fy_store_gen fy_store_gen;
 /* Opens a personality (id->computer NULL: the one of that user with the latest
  * generation). An encrypted personality needs its password (FY_STORE_ERR_PASSWORD). */
 int fy_store_reader_open(fy_store *s, const fy_store_id *id, const char *password,
-                         size_t password_len, fy_store_reader **out, char *err,
-                         size_t err_size);
+                         size_t password_len, fy_store_reader **out, char *err, size_t err_size);
 void fy_store_reader_close(fy_store_reader *r);
 /* Canonical identity and state (owned by r). */
 const char *fy_store_reader_domain(const fy_store_reader *r);
@@ -281,8 +278,8 @@ bool fy_store_reader_encrypted(const fy_store_reader *r);
 /* Generations, oldest first (owned by r). */
 const fy_store_gen_info *fy_store_reader_gens(const fy_store_reader *r, size_t *n);
 /* The number of the latest generation at or before t (Unix seconds); NOT_FOUND if none. */
-int fy_store_reader_find_time(const fy_store_reader *r, int64_t t, uint32_t *generation,
-                              char *err, size_t err_size);
+int fy_store_reader_find_time(const fy_store_reader *r, int64_t t, uint32_t *generation, char *err,
+                              size_t err_size);
 
 /* Opens one generation's catalogue (number 0: the latest). */
 int fy_store_gen_open(fy_store_reader *r, uint32_t number, fy_store_gen **out, char *err,
@@ -310,8 +307,7 @@ int fy_store_read_object(fy_store_reader *r, const fy_store_objref *ref, int out
 int fy_store_read_object_mem(fy_store_reader *r, const fy_store_objref *ref, size_t max,
                              uint8_t **out, size_t *len, char *err, size_t err_size);
 /* The program image of generation g (malloc'd, caller frees); NOT_FOUND when none. */
-int fy_store_gen_program(fy_store_gen *g, uint8_t **out, size_t *len, char *err,
-                         size_t err_size);
+int fy_store_gen_program(fy_store_gen *g, uint8_t **out, size_t *len, char *err, size_t err_size);
 
 /* Adds a log to the personality from a reader (inject, restore), as fy_store_add_log; the
  * store must be writable (IO otherwise). Takes no lock: log names do not collide. */
@@ -319,8 +315,7 @@ int fy_store_reader_add_log(fy_store_reader *r, const char *name, int fd, char *
                             size_t err_size);
 /* Logs in logs/ (names malloc'd, caller frees with fy_store_strv_free), and one log's
  * text (decrypted when the personality has a password) copied to out_fd. */
-int fy_store_reader_logs(fy_store_reader *r, char ***names, size_t *n, char *err,
-                         size_t err_size);
+int fy_store_reader_logs(fy_store_reader *r, char ***names, size_t *n, char *err, size_t err_size);
 int fy_store_reader_read_log(fy_store_reader *r, const char *name, int out_fd, char *err,
                              size_t err_size);
 void fy_store_strv_free(char **v, size_t n);
@@ -342,19 +337,18 @@ typedef struct fy_store_personality {
 
 /* Every personality in the store (sorted by domain, user, computer), as data; folders
  * without an index (a first extraction that never finished) are left out. */
-int fy_store_list(fy_store *s, fy_store_personality **out, size_t *n, char *err,
-                  size_t err_size);
+int fy_store_list(fy_store *s, fy_store_personality **out, size_t *n, char *err, size_t err_size);
 void fy_store_list_free(fy_store_personality *v, size_t n);
 
 /* ---- verify ---- */
 typedef enum {
-    FY_STORE_DMG_INDEX = 1,    /* the index is unreadable or damaged */
-    FY_STORE_DMG_CATALOG,      /* a catalogue is missing, damaged, or holds an unsafe entry */
-    FY_STORE_DMG_MISSING,      /* an object file is missing */
-    FY_STORE_DMG_FORMAT,       /* an object file is malformed (header, sizes) */
-    FY_STORE_DMG_STORED_HASH,  /* its bytes do not match their recorded hash */
-    FY_STORE_DMG_CONTENT,      /* its content does not match its id or size */
-    FY_STORE_DMG_IO,           /* it could not be read */
+    FY_STORE_DMG_INDEX = 1,   /* the index is unreadable or damaged */
+    FY_STORE_DMG_CATALOG,     /* a catalogue is missing, damaged, or holds an unsafe entry */
+    FY_STORE_DMG_MISSING,     /* an object file is missing */
+    FY_STORE_DMG_FORMAT,      /* an object file is malformed (header, sizes) */
+    FY_STORE_DMG_STORED_HASH, /* its bytes do not match their recorded hash */
+    FY_STORE_DMG_CONTENT,     /* its content does not match its id or size */
+    FY_STORE_DMG_IO,          /* it could not be read */
 } fy_store_damage_kind;
 
 typedef struct fy_store_damage {
@@ -379,9 +373,9 @@ typedef struct fy_store_verify_stats {
  * size; checks each catalogue's checksum and structure. Each damage goes to fn. Returns OK
  * when nothing is damaged, CORRUPT when something is, NOT_FOUND when id matches nothing,
  * PASSWORD when a password is given and wrong. Never writes. */
-int fy_store_verify(fy_store *s, const fy_store_id *id, const char *password,
-                    size_t password_len, fy_store_damage_fn fn, void *ctx,
-                    fy_store_verify_stats *stats, char *err, size_t err_size);
+int fy_store_verify(fy_store *s, const fy_store_id *id, const char *password, size_t password_len,
+                    fy_store_damage_fn fn, void *ctx, fy_store_verify_stats *stats, char *err,
+                    size_t err_size);
 
 /* ---- import ---- */
 /* Takes in a personality folder copied from elsewhere (the folder that holds "index";

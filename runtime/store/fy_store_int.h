@@ -47,8 +47,8 @@ void st_tmpname(char out[64], const char *prefix);
 int st_read_small(const fy_store *s, int dirfd, const char *path, size_t max, uint8_t **out,
                   size_t *len);
 /* Writes data to tmpdir/<tmp>, syncs it, renames it to dirfd/name and syncs dirfd. */
-int st_write_atomic(const fy_store *s, int tmpdir, int dirfd, const char *name,
-                    const void *data, size_t n, char *err, size_t err_size);
+int st_write_atomic(const fy_store *s, int tmpdir, int dirfd, const char *name, const void *data,
+                    size_t n, char *err, size_t err_size);
 /* Removes every plain file in a folder (temporary files of a crashed writer). */
 void st_clear_dir(const fy_store *s, int dirfd);
 
@@ -71,16 +71,15 @@ bool st_ads_name_safe(const char *s, size_t n);
 #define ST_UID_LEN 16
 #define ST_KCV_LEN (24 + 32 + 16)
 typedef struct st_keys {
-    bool enc;  /* the personality is encrypted */
-    bool have; /* ... and the keys below are set (always true for plain personalities) */
+    bool enc;         /* the personality is encrypted */
+    bool have;        /* ... and the keys below are set (always true for plain personalities) */
     uint8_t data[32]; /* XChaCha20-Poly1305 key: objects, catalogues, logs */
     uint8_t name[32]; /* BLAKE2b key: object ids */
 } st_keys;
 int st_kdf(const char *pw, size_t pwlen, const uint8_t salt[ST_SALT_LEN], uint64_t ops,
            uint64_t mem, st_keys *k, char *err, size_t err_size);
 void st_kcv_make(const st_keys *k, const uint8_t uid[ST_UID_LEN], uint8_t kcv[ST_KCV_LEN]);
-bool st_kcv_check(const st_keys *k, const uint8_t uid[ST_UID_LEN],
-                  const uint8_t kcv[ST_KCV_LEN]);
+bool st_kcv_check(const st_keys *k, const uint8_t uid[ST_UID_LEN], const uint8_t kcv[ST_KCV_LEN]);
 void st_keys_wipe(st_keys *k);
 /* Content id: BLAKE2b-256, keyed with k->name when encrypted. */
 void st_content_id(const st_keys *k, const void *p, size_t n, uint8_t id[32]);
@@ -131,8 +130,8 @@ void st_obj_relpath(const uint8_t id[32], char out[68]);
  * STORED_HASH, CONTENT), IO with kind IO (also a failing out sink). got (may be NULL)
  * receives what the file says about itself (stored hash, sizes; id when decoded). */
 int st_obj_read(const fy_store *s, int dirfd, const char *path, const st_keys *k, bool decode,
-                const fy_store_objref *expect, st_sink_fn out, void *out_ctx,
-                fy_store_objref *got, fy_store_damage_kind *kind, char *err, size_t err_size);
+                const fy_store_objref *expect, st_sink_fn out, void *out_ctx, fy_store_objref *got,
+                fy_store_damage_kind *kind, char *err, size_t err_size);
 /* Reads only the header and trailer of an existing object (dedup): stored hash and size. */
 int st_obj_peek(const fy_store *s, int dirfd, const char *path, fy_store_objref *got);
 
@@ -160,6 +159,7 @@ typedef struct st_catw {
     uint32_t block_idx;
     fy_buf block, rec, out, spool;
     uint64_t n_refs, n_files, n_reg, bytes;
+    bool finished; /* written and closed under c->name in tmpdir, not yet renamed */
 } st_catw;
 
 int st_catw_begin(st_catw *c, const fy_store *s, int tmpdir, const st_keys *k, int level,
@@ -172,7 +172,8 @@ int st_catw_ref(st_catw *c, const fy_store_objref *r, char *err, size_t n);
 /* Writes the last blocks, the meta block, the references and the footer, syncs the file.
  * The caller renames c->name from tmpdir. meta->logs, program, counts are taken from m. */
 int st_catw_finish(st_catw *c, const fy_store_meta *m, uint8_t hash[32], char *err, size_t n);
-/* Closes and removes its temporary files. */
+/* Closes and removes its temporary files (the finished catalogue too: call it only when
+ * the catalogue was not renamed into place). */
 void st_catw_abort(st_catw *c);
 
 typedef struct st_src {
@@ -203,6 +204,9 @@ typedef struct st_catr {
     size_t sbuf_cap;
     fy_store_ads *ads;
     size_t ads_cap;
+    /* references read ahead (st_catr_ref walks the list in order) */
+    uint8_t *refbuf;
+    uint64_t ref_first, ref_count;
     /* meta */
     fy_arena arena;
     fy_store_meta meta;
@@ -211,8 +215,7 @@ typedef struct st_catr {
 
 /* Opens a catalogue: header, footer, block chain (structure); with decode (plain, or a key
  * for an encrypted one) also the meta block. Errors are CORRUPT (IO for read failures). */
-int st_catr_open(st_catr *c, st_src src, const st_keys *k, unsigned flags, char *err,
-                 size_t n);
+int st_catr_open(st_catr *c, st_src src, const st_keys *k, unsigned flags, char *err, size_t n);
 /* Walks every block (checks each block's check value and, when decoding, every record). */
 int st_catr_next(st_catr *c, fy_store_entry *e, char *err, size_t n);
 /* Reference i of the plaintext list (id, stored_hash, stored_size; size 0). */
@@ -278,21 +281,21 @@ int st_lock_check(const fy_store *s, st_lock *l, char *err, size_t err_size);
 void st_lock_release(const fy_store *s, st_lock *l);
 /* Reads the lock file (never writes); *stale says whether a writer would take it over. */
 void st_lock_inspect(const fy_store *s, int pfd, st_lockinfo *li, bool *stale);
-int64_t st_now(void);      /* wall clock, Unix seconds */
-int64_t st_mono_ms(void);  /* monotonic milliseconds */
+int64_t st_now(void);     /* wall clock, Unix seconds */
+int64_t st_mono_ms(void); /* monotonic milliseconds */
 
 /* ---- personalities ---- */
 /* Opens STORE/<domain>/<user>/<computer> (case-insensitive); NOT_FOUND when missing.
  * rel (may be NULL) gets the found "DOMAIN/user/COMPUTER" (malloc'd). */
-int st_pers_open(const fy_store *s, const char *domain, const char *user,
-                 const char *computer, int *pfd, char **rel, char *err, size_t err_size);
+int st_pers_open(const fy_store *s, const char *domain, const char *user, const char *computer,
+                 int *pfd, char **rel, char *err, size_t err_size);
 
 /* Garbage collection under the lock: removes objects no catalogue in ix refers to and
  * catalogues ix does not list. */
 int st_gc(const fy_store *s, int pfd, const st_index *ix, char *err, size_t err_size);
 /* True when generations/ holds a catalogue that ix does not list (a crash or an
  * interrupted collection: st_gc is due). */
-bool st_gc_due(int pfd, const st_index *ix);
+bool st_gc_due(const fy_store *s, int pfd, const st_index *ix);
 
 /* Simple open-addressing set of 32-byte ids. */
 typedef struct st_idset {

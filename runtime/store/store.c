@@ -57,7 +57,8 @@ int fy_store_open(const char *root, const fy_store_opts *opts, fy_store **out, c
     if (s->o.zlib_level < 0 || s->o.zlib_level > 9) s->o.zlib_level = FY_STORE_ZLIB_LEVEL;
     if (s->o.lock_poll_ms == 0) s->o.lock_poll_ms = 1;
     /* The heartbeat must come well within the stale time, whatever the caller set. */
-    if ((uint64_t)s->o.heartbeat_s * 3 > s->o.lock_stale_s) s->o.heartbeat_s = s->o.lock_stale_s / 3;
+    if ((uint64_t)s->o.heartbeat_s * 3 > s->o.lock_stale_s)
+        s->o.heartbeat_s = s->o.lock_stale_s / 3;
     if (s->o.host) {
         snprintf(s->host, sizeof s->host, "%s", s->o.host);
     } else if (gethostname(s->host, sizeof s->host - 1) < 0 || !s->host[0]) {
@@ -80,8 +81,8 @@ int fy_store_open(const char *root, const fy_store_opts *opts, fy_store **out, c
     if (s->rootfd < 0) {
         int e = errno;
         fy_store_close(s);
-        return st_fail_errno(err, err_size, e == ENOENT ? FY_STORE_ERR_NOT_FOUND : FY_STORE_ERR_IO, e,
-                             "cannot open the store %s", root);
+        return st_fail_errno(err, err_size, e == ENOENT ? FY_STORE_ERR_NOT_FOUND : FY_STORE_ERR_IO,
+                             e, "cannot open the store %s", root);
     }
     *out = s;
     return FY_STORE_OK;
@@ -111,9 +112,8 @@ static int open_level(const fy_store *s, int dirfd, const char *name, bool creat
 }
 
 /* Opens (and with create, makes) DOMAIN/user/COMPUTER; names already canonical. */
-static int pers_open(const fy_store *s, const char *domain, const char *user,
-                     const char *computer, bool create, int *pfd, char **rel, char *err,
-                     size_t err_size)
+static int pers_open(const fy_store *s, const char *domain, const char *user, const char *computer,
+                     bool create, int *pfd, char **rel, char *err, size_t err_size)
 {
     char f1[256], f2[256], f3[256];
     int d1 = -1, d2 = -1, rc;
@@ -136,8 +136,8 @@ static int pers_open(const fy_store *s, const char *domain, const char *user,
     return FY_STORE_OK;
 }
 
-int st_pers_open(const fy_store *s, const char *domain, const char *user,
-                 const char *computer, int *pfd, char **rel, char *err, size_t err_size)
+int st_pers_open(const fy_store *s, const char *domain, const char *user, const char *computer,
+                 int *pfd, char **rel, char *err, size_t err_size)
 {
     return pers_open(s, domain, user, computer, false, pfd, rel, err, err_size);
 }
@@ -153,16 +153,17 @@ static void canon_free(canon *c)
     free(c->computer);
 }
 
-static int canon_id(const fy_store_id *id, bool need_computer, canon *c, char *err,
-                    size_t err_size)
+static int canon_id(const fy_store_id *id, bool need_computer, canon *c, char *err, size_t err_size)
 {
     memset(c, 0, sizeof *c);
     if (!id || !id->domain || !id->user)
-        return st_fail(err, err_size, FY_STORE_ERR_USAGE, "a personality needs a domain and a user");
+        return st_fail(err, err_size, FY_STORE_ERR_USAGE,
+                       "a personality needs a domain and a user");
     c->domain = st_name_upper(id->domain);
     c->user = st_name_lower(id->user);
     c->computer = id->computer ? st_name_upper(id->computer) : NULL;
-    if (!c->domain || !c->user || (id->computer && !c->computer) || (need_computer && !c->computer)) {
+    if (!c->domain || !c->user || (id->computer && !c->computer) ||
+        (need_computer && !c->computer)) {
         canon_free(c);
         return st_fail(err, err_size, FY_STORE_ERR_USAGE,
                        "invalid personality name %s\\%s from %s (empty, '.', '..', a slash or a "
@@ -195,55 +196,122 @@ static int unlock_keys(const st_index *ix, const char *pw, size_t pwlen, st_keys
     return FY_STORE_OK;
 }
 
-/* ---- previous generation's files (incremental backup) ---- */
+/* ---- previous generation's files (incremental backup) ----
+ * Compact: one fixed-size record per file, every path in one blob, a table of u32 slots
+ * (about 190 bytes a file with its path); streams are rare and kept apart. */
+typedef struct prev_ent {
+    uint64_t path_off;
+    uint32_t path_len, attributes;
+    uint64_t size, mtime, ctime;
+    fy_store_objref content;
+    uint32_t ads_first, n_ads;
+    uint8_t has_content;
+} prev_ent;
+
+typedef struct prev_ads {
+    uint64_t name_off;
+    fy_store_objref ref;
+} prev_ads;
+
 typedef struct prev_table {
-    fy_arena arena;
-    fy_store_file *v;
+    prev_ent *v;
     size_t n, cap;
+    prev_ads *ads;
+    size_t n_ads, ads_cap;
+    fy_buf text;
     uint32_t *slots; /* index + 1; 0 empty */
     size_t nslots;
+    /* what prev_find returns (valid until the next call) */
+    fy_store_file out;
+    fy_store_ads *out_ads;
+    size_t out_ads_cap;
 } prev_table;
 
-static uint32_t path_hash(const char *p)
+static uint32_t path_hash(const char *p, size_t n)
 {
-    return fy_hash_ci(p, strlen(p));
+    return fy_hash_ci(p, n);
+}
+
+static uint64_t put_text(prev_table *t, const char *s)
+{
+    uint64_t off = t->text.len;
+    fy_buf_put(&t->text, s, strlen(s) + 1);
+    return off;
 }
 
 static void prev_insert(prev_table *t, const fy_store_file *f)
 {
-    fy_store_file *c = &FY_APUSH(&t->arena, t->v, t->n, t->cap);
-    *c = *f;
-    c->path = fy_arena_strdup(&t->arena, f->path);
-    c->dest = f->dest ? fy_arena_strdup(&t->arena, f->dest) : NULL;
-    if (f->n_ads) {
-        fy_store_ads *a = fy_arena_alloc(&t->arena, f->n_ads * sizeof *a);
-        for (size_t i = 0; i < f->n_ads; i++) {
-            a[i].name = fy_arena_strdup(&t->arena, f->ads[i].name);
-            a[i].ref = f->ads[i].ref;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 1024;
+        t->v = fy_xrealloc(t->v, t->cap * sizeof *t->v);
+    }
+    prev_ent *e = &t->v[t->n++];
+    memset(e, 0, sizeof *e);
+    e->path_len = (uint32_t)strlen(f->path);
+    e->path_off = put_text(t, f->path);
+    e->attributes = f->attributes;
+    e->size = f->size;
+    e->mtime = f->mtime;
+    e->ctime = f->ctime;
+    e->has_content = f->has_content;
+    e->content = f->content;
+    e->ads_first = (uint32_t)t->n_ads;
+    e->n_ads = (uint32_t)f->n_ads;
+    for (size_t i = 0; i < f->n_ads; i++) {
+        if (t->n_ads == t->ads_cap) {
+            t->ads_cap = t->ads_cap ? t->ads_cap * 2 : 64;
+            t->ads = fy_xrealloc(t->ads, t->ads_cap * sizeof *t->ads);
         }
-        c->ads = a;
+        t->ads[t->n_ads].name_off = put_text(t, f->ads[i].name);
+        t->ads[t->n_ads++].ref = f->ads[i].ref;
     }
 }
 
 static void prev_index(prev_table *t)
 {
     t->nslots = 16;
-    while (t->nslots < t->n * 2) t->nslots *= 2;
+    while (t->nslots < t->n * 2)
+        t->nslots *= 2;
     t->slots = fy_xcalloc(t->nslots, sizeof *t->slots);
     for (size_t i = 0; i < t->n; i++) {
-        size_t h = path_hash(t->v[i].path) & (t->nslots - 1);
-        while (t->slots[h]) h = (h + 1) & (t->nslots - 1);
+        size_t h = path_hash((const char *)t->text.data + t->v[i].path_off, t->v[i].path_len) &
+                   (t->nslots - 1);
+        while (t->slots[h])
+            h = (h + 1) & (t->nslots - 1);
         t->slots[h] = (uint32_t)(i + 1);
     }
 }
 
-static const fy_store_file *prev_find(const prev_table *t, const char *path)
+static const fy_store_file *prev_find(prev_table *t, const char *path)
 {
     if (!t->nslots) return NULL;
-    size_t h = path_hash(path) & (t->nslots - 1);
+    size_t pl = strlen(path);
+    size_t h = path_hash(path, pl) & (t->nslots - 1);
     while (t->slots[h]) {
-        const fy_store_file *f = &t->v[t->slots[h] - 1];
-        if (fy_streq_ci(f->path, path)) return f;
+        const prev_ent *e = &t->v[t->slots[h] - 1];
+        const char *ep = (const char *)t->text.data + e->path_off;
+        if (fy_strcasecmp_u8(ep, e->path_len, path, pl) == 0) {
+            fy_store_file *f = &t->out;
+            memset(f, 0, sizeof *f);
+            f->path = ep;
+            f->size = e->size;
+            f->mtime = e->mtime;
+            f->ctime = e->ctime;
+            f->attributes = e->attributes;
+            f->has_content = e->has_content;
+            f->content = e->content;
+            if (e->n_ads > t->out_ads_cap) {
+                t->out_ads_cap = e->n_ads;
+                t->out_ads = fy_xrealloc(t->out_ads, t->out_ads_cap * sizeof *t->out_ads);
+            }
+            for (uint32_t i = 0; i < e->n_ads; i++) {
+                t->out_ads[i].name = (const char *)t->text.data + t->ads[e->ads_first + i].name_off;
+                t->out_ads[i].ref = t->ads[e->ads_first + i].ref;
+            }
+            f->ads = e->n_ads ? t->out_ads : NULL;
+            f->n_ads = e->n_ads;
+            return f;
+        }
         h = (h + 1) & (t->nslots - 1);
     }
     return NULL;
@@ -251,8 +319,11 @@ static const fy_store_file *prev_find(const prev_table *t, const char *path)
 
 static void prev_free(prev_table *t)
 {
+    free(t->v);
+    free(t->ads);
     free(t->slots);
-    fy_arena_free(&t->arena);
+    free(t->out_ads);
+    fy_buf_free(&t->text);
     memset(t, 0, sizeof *t);
 }
 
@@ -287,7 +358,8 @@ struct fy_store_writer {
     fy_store_objref program;
     char **logs;
     size_t n_logs;
-    int failed; /* sticky error code after a store write failed */
+    uint8_t *rbuf; /* SMALL_OBJECT bytes, reused by fy_store_put_fd */
+    int failed;    /* sticky error code after a store write failed */
     bool committed;
 };
 
@@ -337,8 +409,9 @@ static int load_prev(fy_store_writer *w, char *err, size_t err_size)
     const st_gen *g = &w->old.gens[w->old.n_gens - 1];
     int fd = st_open(w->s, w->genfd, g->catalog, O_RDONLY | O_NOFOLLOW, 0);
     if (fd < 0)
-        return st_fail_errno(err, err_size, errno == ENOENT ? FY_STORE_ERR_CORRUPT : FY_STORE_ERR_IO,
-                             errno, "cannot open generation %u of %s", g->number, w->rel);
+        return st_fail_errno(err, err_size,
+                             errno == ENOENT ? FY_STORE_ERR_CORRUPT : FY_STORE_ERR_IO, errno,
+                             "cannot open generation %u of %s", g->number, w->rel);
     struct stat st;
     if (fstat(fd, &st) < 0) {
         st_close(w->s, fd);
@@ -361,9 +434,11 @@ static int load_prev(fy_store_writer *w, char *err, size_t err_size)
     return rc;
 }
 
-/* Temporary lock files of crashed agents (lock.new-*, lock.broken-*). Recent ones may
- * belong to an agent waiting for the lock right now, so only old ones go. */
-static void clear_lock_leftovers(const fy_store *s, int pfd)
+/* Temporary files of crashed agents in a folder (lock.new-*, lock.broken-* in the
+ * personality, .log-* in logs/) whose names start with one of the prefixes. Recent ones may
+ * belong to an agent at work right now (waiting for the lock, adding a log), so only old
+ * ones go. */
+static void clear_leftovers(const fy_store *s, int pfd, const char *const *prefixes, size_t np)
 {
     int fd = dup(pfd);
     if (fd < 0) return;
@@ -377,8 +452,10 @@ static void clear_lock_leftovers(const fy_store *s, int pfd)
     int64_t now = st_now();
     while ((de = readdir(d))) {
         struct stat st;
-        if ((strncmp(de->d_name, "lock.broken-", 12) == 0 || strncmp(de->d_name, "lock.new-", 9) == 0) &&
-            fstatat(pfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        bool match = false;
+        for (size_t i = 0; i < np; i++)
+            match |= strncmp(de->d_name, prefixes[i], strlen(prefixes[i])) == 0;
+        if (match && fstatat(pfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
             now - (int64_t)st.st_mtime > (int64_t)s->o.lock_stale_s)
             st_unlink(s, pfd, de->d_name, 0);
     }
@@ -423,7 +500,8 @@ static int writer_crypto(fy_store_writer *w, const fy_store_write_opts *o, const
         if (pre && pre_keys && same_crypto(pre, &w->old)) {
             w->keys = *pre_keys;
         } else {
-            int rc = unlock_keys(&w->old, o->password, o->password_len, &w->keys, err, err_size, what);
+            int rc =
+                unlock_keys(&w->old, o->password, o->password_len, &w->keys, err, err_size, what);
             if (rc) return rc;
         }
     } else if (keep && o->password) {
@@ -493,7 +571,8 @@ int fy_store_writer_begin(fy_store *s, const fy_store_id *id, const fy_store_wri
                                  "generations (start it afresh with --overwrite)",
                                  rel);
                 } else {
-                    rc = unlock_keys(&pre, o->password, o->password_len, &pre_keys, err, err_size, rel);
+                    rc = unlock_keys(&pre, o->password, o->password_len, &pre_keys, err, err_size,
+                                     rel);
                 }
             }
         } else if (rc == FY_STORE_ERR_NOT_FOUND || (rc == FY_STORE_ERR_CORRUPT && o->overwrite)) {
@@ -509,7 +588,10 @@ int fy_store_writer_begin(fy_store *s, const fy_store_id *id, const fy_store_wri
     if ((rc = st_lock_acquire(s, w->pfd, w->rel, &w->lock, err, err_size))) goto fail;
     if ((rc = open_subdirs(w, err, err_size))) goto fail;
     st_clear_dir(s, w->tmpfd);
-    clear_lock_leftovers(s, w->pfd);
+    static const char *const lock_tmp[] = {"lock.new-", "lock.broken-"}, *const log_tmp[] = {
+                                                                             ".log-"};
+    clear_leftovers(s, w->pfd, lock_tmp, 2);
+    clear_leftovers(s, w->logfd, log_tmp, 1);
     /* 3. The index as it is now that we hold the lock. */
     rc = st_index_load(s, w->pfd, &w->old, err, err_size);
     if (rc == FY_STORE_OK) {
@@ -519,7 +601,8 @@ int fy_store_writer_begin(fy_store *s, const fy_store_id *id, const fy_store_wri
     } else {
         goto fail;
     }
-    if ((rc = writer_crypto(w, o, have_pre ? &pre : NULL, have_pre ? &pre_keys : NULL, err, err_size)))
+    if ((rc = writer_crypto(w, o, have_pre ? &pre : NULL, have_pre ? &pre_keys : NULL, err,
+                            err_size)))
         goto fail;
     w->fresh = !w->had_old || o->overwrite;
     /* Identity as the folders spell it (an existing folder keeps its spelling). */
@@ -535,11 +618,12 @@ int fy_store_writer_begin(fy_store *s, const fy_store_id *id, const fy_store_wri
         w->generation = max + 1;
     }
     if (w->generation == UINT32_MAX) {
-        rc = st_fail(err, err_size, FY_STORE_ERR_CORRUPT, "%s: generation numbers exhausted", w->rel);
+        rc = st_fail(err, err_size, FY_STORE_ERR_CORRUPT, "%s: generation numbers exhausted",
+                     w->rel);
         goto fail;
     }
     /* 4. What a crash left behind, and the previous generation for incremental backup. */
-    if (w->had_old && !o->overwrite && st_gc_due(w->pfd, &w->old) &&
+    if (w->had_old && !o->overwrite && st_gc_due(s, w->pfd, &w->old) &&
         (rc = st_gc(s, w->pfd, &w->old, err, err_size)))
         goto fail;
     if (!w->fresh && w->old.n_gens && (rc = load_prev(w, err, err_size))) goto fail;
@@ -560,8 +644,8 @@ fail:
 
 int fy_store_heartbeat(fy_store_writer *w, char *err, size_t err_size)
 {
-    int rc = check_usable(w, err, err_size);
-    if (rc) return rc;
+    if (w->failed) return check_usable(w, err, err_size);
+    /* also after commit: the lock is held until the writer is freed (logs) */
     return poison(w, st_lock_heartbeat(w->s, &w->lock, false, err, err_size));
 }
 
@@ -590,30 +674,30 @@ static int flush_batch(fy_store_writer *w, char *err, size_t err_size)
         fan[2] = 0;
         unsigned fi = (unsigned)strtoul(fan, NULL, 16);
         if (st_sync(s, p->fd, FY_STORE_SYNC_DATA) < 0) {
-            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot write an object to %s",
-                               w->rel);
+            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno,
+                               "cannot write an object to %s", w->rel);
             break;
         }
         int fd = p->fd;
         p->fd = -1;
         if (s->io->close(s->io->ctx, fd) < 0) {
-            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot write an object to %s",
-                               w->rel);
+            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno,
+                               "cannot write an object to %s", w->rel);
             break;
         }
         if (!(w->fan_known[fi / 8] & (1u << (fi % 8)))) {
             if (s->io->mkdirat(s->io->ctx, w->objfd, fan, 0777) == 0) {
                 w->objdir_dirty = true;
             } else if (errno != EEXIST) {
-                rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot make objects/%s in %s",
-                                   fan, w->rel);
+                rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno,
+                                   "cannot make objects/%s in %s", fan, w->rel);
                 break;
             }
             w->fan_known[fi / 8] |= (uint8_t)(1u << (fi % 8));
         }
         if (st_rename(s, w->tmpfd, p->tmp, w->objfd, rel) < 0) {
-            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot store an object in %s",
-                               w->rel);
+            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno,
+                               "cannot store an object in %s", w->rel);
             break;
         }
         p->tmp[0] = 0;
@@ -696,8 +780,8 @@ static int objw_finish(fy_store_writer *w, objw *o, fy_store_objref *ref, char *
     if (st_enc_finish(&o->enc, ref) < 0) {
         int e = o->enc.err;
         objw_drop(w, o);
-        return poison(w, st_fail_errno(err, err_size, FY_STORE_ERR_IO, e, "cannot write an object to %s",
-                                       w->rel));
+        return poison(w, st_fail_errno(err, err_size, FY_STORE_ERR_IO, e,
+                                       "cannot write an object to %s", w->rel));
     }
     st_enc_end(&o->enc);
     o->enc_open = false;
@@ -714,7 +798,8 @@ static int objw_finish(fy_store_writer *w, objw *o, fy_store_objref *ref, char *
     p->ref = *ref;
     o->sink.fd = -1;
     w->batch_bytes += ref->stored_size;
-    if (w->n_batch == BATCH_MAX || w->batch_bytes >= BATCH_BYTES) return flush_batch(w, err, err_size);
+    if (w->n_batch == BATCH_MAX || w->batch_bytes >= BATCH_BYTES)
+        return flush_batch(w, err, err_size);
     return FY_STORE_OK;
 }
 
@@ -735,18 +820,18 @@ int fy_store_put_mem(fy_store_writer *w, const void *data, size_t n, fy_store_ob
     if (st_enc_update(&o.enc, data, n) < 0) {
         int e = o.enc.err;
         objw_drop(w, &o);
-        return poison(w, st_fail_errno(err, err_size, FY_STORE_ERR_IO, e, "cannot write an object to %s",
-                                       w->rel));
+        return poison(w, st_fail_errno(err, err_size, FY_STORE_ERR_IO, e,
+                                       "cannot write an object to %s", w->rel));
     }
     return objw_finish(w, &o, ref, err, err_size);
 }
 
-int fy_store_put_fd(fy_store_writer *w, int fd, fy_store_objref *ref, char *err,
-                    size_t err_size)
+int fy_store_put_fd(fy_store_writer *w, int fd, fy_store_objref *ref, char *err, size_t err_size)
 {
     int rc = check_usable(w, err, err_size);
     if (rc) return rc;
-    uint8_t *buf = fy_xmalloc(SMALL_OBJECT);
+    if (!w->rbuf) w->rbuf = fy_xmalloc(SMALL_OBJECT);
+    uint8_t *buf = w->rbuf;
     size_t have = 0;
     bool eof = false;
     while (have < SMALL_OBJECT) {
@@ -778,8 +863,8 @@ int fy_store_put_fd(fy_store_writer *w, int fd, fy_store_objref *ref, char *err,
         if (have && st_enc_update(&o.enc, buf, have) < 0) {
             int e = o.enc.err;
             objw_drop(w, &o);
-            rc = poison(w, st_fail_errno(err, err_size, FY_STORE_ERR_IO, e, "cannot write an object to %s",
-                                         w->rel));
+            rc = poison(w, st_fail_errno(err, err_size, FY_STORE_ERR_IO, e,
+                                         "cannot write an object to %s", w->rel));
             goto out;
         }
         since_beat += have;
@@ -791,7 +876,8 @@ int fy_store_put_fd(fy_store_writer *w, int fd, fy_store_objref *ref, char *err,
             }
         }
         ssize_t k;
-        do k = read(fd, buf, READ_SLICE);
+        do
+            k = read(fd, buf, READ_SLICE);
         while (k < 0 && errno == EINTR);
         if (k < 0) {
             rc = st_fail_errno(err, err_size, FY_STORE_ERR_SOURCE, errno, "cannot read the input");
@@ -804,7 +890,7 @@ int fy_store_put_fd(fy_store_writer *w, int fd, fy_store_objref *ref, char *err,
     rc = objw_finish(w, &o, ref, err, err_size);
     if (!rc) rc = fy_store_heartbeat(w, err, err_size);
 out:
-    free(buf);
+    if (w->keys.enc) sodium_memzero(buf, SMALL_OBJECT);
     return rc;
 }
 
@@ -847,7 +933,8 @@ int fy_store_add_reg(fy_store_writer *w, const fy_store_reg *r, char *err, size_
     int rc = check_usable(w, err, err_size);
     if (rc) return rc;
     if (!r || !fy_store_regkey_safe(r->key))
-        return st_fail(err, err_size, FY_STORE_ERR_USAGE, "bad registry key \"%s\" (HKCU\\... or HKLM\\...)",
+        return st_fail(err, err_size, FY_STORE_ERR_USAGE,
+                       "bad registry key \"%s\" (HKCU\\... or HKLM\\...)",
                        r && r->key ? r->key : "(null)");
     if (r->value && !text_ok(r->value))
         return st_fail(err, err_size, FY_STORE_ERR_USAGE, "%s: value name is not UTF-8", r->key);
@@ -862,8 +949,7 @@ int fy_store_add_reg(fy_store_writer *w, const fy_store_reg *r, char *err, size_
     return poison(w, st_catw_reg(&w->cat, &c, err, err_size));
 }
 
-int fy_store_set_program(fy_store_writer *w, const void *fyb, size_t n, char *err,
-                         size_t err_size)
+int fy_store_set_program(fy_store_writer *w, const void *fyb, size_t n, char *err, size_t err_size)
 {
     int rc = fy_store_put_mem(w, fyb, n, &w->program, err, err_size);
     if (!rc) w->has_program = true;
@@ -880,7 +966,8 @@ int fy_store_note_log(fy_store_writer *w, const char *name, char *err, size_t er
     int rc = check_usable(w, err, err_size);
     if (rc) return rc;
     if (!log_name_ok(name))
-        return st_fail(err, err_size, FY_STORE_ERR_USAGE, "bad log name \"%s\"", name ? name : "(null)");
+        return st_fail(err, err_size, FY_STORE_ERR_USAGE, "bad log name \"%s\"",
+                       name ? name : "(null)");
     w->logs = fy_xrealloc(w->logs, (w->n_logs + 1) * sizeof *w->logs);
     w->logs[w->n_logs++] = fy_xstrdup(name);
     return FY_STORE_OK;
@@ -893,18 +980,19 @@ static int sync_touched(fy_store_writer *w, char *err, size_t err_size)
         char fan[3];
         snprintf(fan, sizeof fan, "%02x", i);
         if (st_sync_dir(w->s, w->objfd, fan) < 0)
-            return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot sync objects/%s in %s",
-                                 fan, w->rel);
+            return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno,
+                                 "cannot sync objects/%s in %s", fan, w->rel);
     }
     memset(w->fan_touched, 0, sizeof w->fan_touched);
     if (w->objdir_dirty && st_sync(w->s, w->objfd, FY_STORE_SYNC_FULL) < 0)
-        return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot sync objects/ in %s", w->rel);
+        return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot sync objects/ in %s",
+                             w->rel);
     w->objdir_dirty = false;
     return FY_STORE_OK;
 }
 
-int fy_store_commit(fy_store_writer *w, const fy_store_meta *meta, uint32_t *generation,
-                    char *err, size_t err_size)
+int fy_store_commit(fy_store_writer *w, const fy_store_meta *meta, uint32_t *generation, char *err,
+                    size_t err_size)
 {
     int rc = check_usable(w, err, err_size);
     if (rc) return rc;
@@ -916,8 +1004,8 @@ int fy_store_commit(fy_store_writer *w, const fy_store_meta *meta, uint32_t *gen
     m.n_logs = w->n_logs;
     m.has_program = w->has_program;
     m.program = w->program;
-    const char *texts[] = {m.user, m.sid, m.computer, m.os_name, m.os_version, m.program_hash,
-                           m.tool_version};
+    const char *texts[] = {m.user,       m.sid,          m.computer,    m.os_name,
+                           m.os_version, m.program_hash, m.tool_version};
     for (size_t i = 0; i < FY_ARRAY_LEN(texts); i++)
         if (texts[i] && !text_ok(texts[i]))
             return st_fail(err, err_size, FY_STORE_ERR_USAGE, "metadata is not UTF-8");
@@ -978,32 +1066,39 @@ void fy_store_writer_free(fy_store_writer *w)
     prev_free(&w->prev);
     st_index_free(&w->old);
     st_index_free(&w->next);
-    for (size_t i = 0; i < w->n_logs; i++) free(w->logs[i]);
+    for (size_t i = 0; i < w->n_logs; i++)
+        free(w->logs[i]);
     free(w->logs);
+    free(w->rbuf);
     int fds[] = {w->objfd, w->genfd, w->tmpfd, w->logfd, w->pfd};
-    for (size_t i = 0; i < FY_ARRAY_LEN(fds); i++) st_close(s, fds[i]);
+    for (size_t i = 0; i < FY_ARRAY_LEN(fds); i++)
+        st_close(s, fds[i]);
     canon_free(&w->names);
     free(w->rel);
     free(w);
 }
 
 /* ---- logs ---- */
-static int add_log(const fy_store *s, int pfd, const st_keys *k, const char *rel,
-                   const char *name, int in, char *err, size_t err_size)
+static int add_log(const fy_store *s, int pfd, const st_keys *k, const char *rel, const char *name,
+                   int in, char *err, size_t err_size)
 {
     if (!log_name_ok(name))
-        return st_fail(err, err_size, FY_STORE_ERR_USAGE, "bad log name \"%s\"", name ? name : "(null)");
+        return st_fail(err, err_size, FY_STORE_ERR_USAGE, "bad log name \"%s\"",
+                       name ? name : "(null)");
     int logfd = -1, tmpfd = -1, rc = FY_STORE_OK;
     objw o;
     memset(&o, 0, sizeof o);
     o.sink.fd = -1;
     o.sink.s = s;
-    if (st_mkdir(s, pfd, "logs") < 0 || st_mkdir(s, pfd, "tmp") < 0 ||
-        (logfd = st_open_dir(s, pfd, "logs")) < 0 || (tmpfd = st_open_dir(s, pfd, "tmp")) < 0) {
+    /* The temporary file lives in logs/ itself, as a dot file that listings skip: a reader
+     * (inject, restore) adds its log without the lock, and a writer starting meanwhile
+     * empties tmp/, never logs/. */
+    if (st_mkdir(s, pfd, "logs") < 0 || (logfd = st_open_dir(s, pfd, "logs")) < 0 ||
+        (tmpfd = dup(logfd)) < 0) {
         rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot open %s/logs", rel);
         goto out;
     }
-    st_tmpname(o.tmp, "log");
+    st_tmpname(o.tmp, ".log");
     o.sink.fd = st_open(s, tmpfd, o.tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
     if (o.sink.fd < 0) {
         rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot write a log to %s", rel);
@@ -1012,7 +1107,8 @@ static int add_log(const fy_store *s, int pfd, const st_keys *k, const char *rel
     bool enc = k->enc;
     if (enc) {
         if (st_enc_begin(&o.enc, k, s->o.zlib_level, sink_obj, &o.sink) < 0) {
-            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, o.enc.err, "cannot write a log to %s", rel);
+            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, o.enc.err,
+                               "cannot write a log to %s", rel);
             goto out;
         }
         o.enc_open = true;
@@ -1026,7 +1122,8 @@ static int add_log(const fy_store *s, int pfd, const st_keys *k, const char *rel
             goto out;
         }
         if (r == 0) break;
-        int w = enc ? st_enc_update(&o.enc, buf, (size_t)r) : st_write_all(s, o.sink.fd, buf, (size_t)r);
+        int w = enc ? st_enc_update(&o.enc, buf, (size_t)r)
+                    : st_write_all(s, o.sink.fd, buf, (size_t)r);
         if (w < 0) {
             rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, enc ? o.enc.err : errno,
                                "cannot write a log to %s", rel);
@@ -1035,7 +1132,8 @@ static int add_log(const fy_store *s, int pfd, const st_keys *k, const char *rel
     }
     fy_store_objref ref;
     if (enc && st_enc_finish(&o.enc, &ref) < 0) {
-        rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, o.enc.err, "cannot write a log to %s", rel);
+        rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, o.enc.err, "cannot write a log to %s",
+                           rel);
         goto out;
     }
     if (st_sync(s, o.sink.fd, FY_STORE_SYNC_DATA) < 0) {
@@ -1060,7 +1158,8 @@ static int add_log(const fy_store *s, int pfd, const st_keys *k, const char *rel
         }
     }
     if (st_rename(s, tmpfd, o.tmp, logfd, final) < 0 || st_sync(s, logfd, FY_STORE_SYNC_FULL) < 0) {
-        rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot store the log in %s", rel);
+        rc =
+            st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot store the log in %s", rel);
         goto out;
     }
     o.tmp[0] = 0;
@@ -1166,11 +1265,12 @@ int fy_store_reader_open(fy_store *s, const fy_store_id *id, const char *passwor
         rc = st_fail(err, err_size, rc, "%s: %s", r->rel, m);
         goto fail;
     }
-    if ((rc = unlock_keys(&r->ix, password, password_len, &r->keys, err, err_size, r->rel))) goto fail;
+    if ((rc = unlock_keys(&r->ix, password, password_len, &r->keys, err, err_size, r->rel)))
+        goto fail;
     r->objfd = st_open_dir(s, r->pfd, "objects");
     if (r->objfd < 0 && r->ix.n_gens) {
-        rc = st_fail_errno(err, err_size, errno == ENOENT ? FY_STORE_ERR_CORRUPT : FY_STORE_ERR_IO, errno,
-                           "cannot open %s/objects", r->rel);
+        rc = st_fail_errno(err, err_size, errno == ENOENT ? FY_STORE_ERR_CORRUPT : FY_STORE_ERR_IO,
+                           errno, "cannot open %s/objects", r->rel);
         goto fail;
     }
     char *p1 = strchr(r->rel, '/'), *p2 = strchr(p1 + 1, '/');
@@ -1229,8 +1329,8 @@ const fy_store_gen_info *fy_store_reader_gens(const fy_store_reader *r, size_t *
     return r->gens;
 }
 
-int fy_store_reader_find_time(const fy_store_reader *r, int64_t t, uint32_t *generation,
-                              char *err, size_t err_size)
+int fy_store_reader_find_time(const fy_store_reader *r, int64_t t, uint32_t *generation, char *err,
+                              size_t err_size)
 {
     const st_gen *best = NULL;
     for (size_t i = 0; i < r->ix.n_gens; i++)
@@ -1251,7 +1351,9 @@ int fy_store_gen_open(fy_store_reader *r, uint32_t number, fy_store_gen **out, c
     if (number == 0 && r->ix.n_gens) g = &r->ix.gens[r->ix.n_gens - 1];
     for (size_t i = 0; i < r->ix.n_gens && !g; i++)
         if (r->ix.gens[i].number == number) g = &r->ix.gens[i];
-    if (!g) return st_fail(err, err_size, FY_STORE_ERR_NOT_FOUND, "%s has no generation %u", r->rel, number);
+    if (!g)
+        return st_fail(err, err_size, FY_STORE_ERR_NOT_FOUND, "%s has no generation %u", r->rel,
+                       number);
     fy_store_gen *gen = fy_xcalloc(1, sizeof *gen);
     gen->r = r;
     int rc = FY_STORE_OK;
@@ -1260,8 +1362,8 @@ int fy_store_gen_open(fy_store_reader *r, uint32_t number, fy_store_gen **out, c
     gen->fd = st_open(r->s, r->pfd, path, O_RDONLY | O_NOFOLLOW, 0);
     struct stat st;
     if (gen->fd < 0 || fstat(gen->fd, &st) < 0) {
-        rc = st_fail_errno(err, err_size, errno == ENOENT ? FY_STORE_ERR_CORRUPT : FY_STORE_ERR_IO, errno,
-                           "cannot open %s/%s", r->rel, path);
+        rc = st_fail_errno(err, err_size, errno == ENOENT ? FY_STORE_ERR_CORRUPT : FY_STORE_ERR_IO,
+                           errno, "cannot open %s/%s", r->rel, path);
         goto fail;
     }
     st_src src = {r->s, gen->fd, NULL, (uint64_t)st.st_size};
@@ -1354,15 +1456,15 @@ int fy_store_read_object_mem(fy_store_reader *r, const fy_store_objref *ref, siz
     return FY_STORE_OK;
 }
 
-int fy_store_gen_program(fy_store_gen *g, uint8_t **out, size_t *len, char *err,
-                         size_t err_size)
+int fy_store_gen_program(fy_store_gen *g, uint8_t **out, size_t *len, char *err, size_t err_size)
 {
     *out = NULL;
     *len = 0;
     if (!g->cat.meta.has_program)
         return st_fail(err, err_size, FY_STORE_ERR_NOT_FOUND, "%s: generation %u holds no program",
                        g->r->rel, g->cat.generation);
-    return fy_store_read_object_mem(g->r, &g->cat.meta.program, PROGRAM_MAX, out, len, err, err_size);
+    return fy_store_read_object_mem(g->r, &g->cat.meta.program, PROGRAM_MAX, out, len, err,
+                                    err_size);
 }
 
 int fy_store_reader_add_log(fy_store_reader *r, const char *name, int fd, char *err,
@@ -1376,8 +1478,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int fy_store_reader_logs(fy_store_reader *r, char ***names, size_t *n, char *err,
-                         size_t err_size)
+int fy_store_reader_logs(fy_store_reader *r, char ***names, size_t *n, char *err, size_t err_size)
 {
     *names = NULL;
     *n = 0;
@@ -1413,7 +1514,8 @@ int fy_store_reader_read_log(fy_store_reader *r, const char *name, int out_fd, c
                              size_t err_size)
 {
     if (!log_name_ok(name))
-        return st_fail(err, err_size, FY_STORE_ERR_USAGE, "bad log name \"%s\"", name ? name : "(null)");
+        return st_fail(err, err_size, FY_STORE_ERR_USAGE, "bad log name \"%s\"",
+                       name ? name : "(null)");
     char path[300];
     snprintf(path, sizeof path, "logs/%s%s", name, r->ix.enc ? ".fyenc" : "");
     if (r->ix.enc)
@@ -1421,15 +1523,17 @@ int fy_store_reader_read_log(fy_store_reader *r, const char *name, int out_fd, c
                            NULL, err, err_size);
     int fd = st_open(r->s, r->pfd, path, O_RDONLY | O_NOFOLLOW, 0);
     if (fd < 0)
-        return st_fail_errno(err, err_size, errno == ENOENT ? FY_STORE_ERR_NOT_FOUND : FY_STORE_ERR_IO,
-                             errno, "cannot open %s/%s", r->rel, path);
+        return st_fail_errno(err, err_size,
+                             errno == ENOENT ? FY_STORE_ERR_NOT_FOUND : FY_STORE_ERR_IO, errno,
+                             "cannot open %s/%s", r->rel, path);
     uint8_t buf[65536];
     int rc = FY_STORE_OK;
     while (true) {
         ssize_t k = r->s->io->read(r->s->io->ctx, fd, buf, sizeof buf);
         if (k < 0 && errno == EINTR) continue;
         if (k < 0) {
-            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot read %s/%s", r->rel, path);
+            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot read %s/%s", r->rel,
+                               path);
             break;
         }
         if (k == 0) break;
@@ -1444,7 +1548,8 @@ int fy_store_reader_read_log(fy_store_reader *r, const char *name, int out_fd, c
 
 void fy_store_strv_free(char **v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(v[i]);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -1465,7 +1570,8 @@ static char **subdirs(int dirfd, size_t *n)
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
         struct stat st;
-        if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) continue;
+        if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+            continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             v = fy_xrealloc(v, cap * sizeof *v);
@@ -1477,8 +1583,7 @@ static char **subdirs(int dirfd, size_t *n)
     return v;
 }
 
-int fy_store_list(fy_store *s, fy_store_personality **out, size_t *n, char *err,
-                  size_t err_size)
+int fy_store_list(fy_store *s, fy_store_personality **out, size_t *n, char *err, size_t err_size)
 {
     *out = NULL;
     *n = 0;

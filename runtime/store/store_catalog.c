@@ -60,7 +60,8 @@ int st_catw_begin(st_catw *c, const fy_store *s, int tmpdir, const st_keys *k, i
     st_tmpname(c->name, "cat");
     st_tmpname(c->spool_name, "refs");
     c->fd = st_open(s, tmpdir, c->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-    if (c->fd < 0) return st_fail_errno(err, n, FY_STORE_ERR_IO, errno, "cannot create a catalogue");
+    if (c->fd < 0)
+        return st_fail_errno(err, n, FY_STORE_ERR_IO, errno, "cannot create a catalogue");
     c->spool_fd = st_open(s, tmpdir, c->spool_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
     if (c->spool_fd < 0)
         return st_fail_errno(err, n, FY_STORE_ERR_IO, errno, "cannot create a catalogue");
@@ -100,7 +101,7 @@ static int flush_block(st_catw *c, int kind, char *err, size_t n)
     uLong bound = compressBound((uLong)c->block.len);
     c->out.len = 0;
     fy_buf_reserve(&c->out, ST_BLK_HDR + BLK_NONCE + bound + ST_TAG);
-    uint8_t *z = c->out.data + ST_BLK_HDR + BLK_NONCE + (enc ? 0 : 0);
+    uint8_t *z = c->out.data + ST_BLK_HDR + BLK_NONCE;
     uLongf zl = bound;
     if (compress2(z, &zl, c->block.data, (uLong)c->block.len, c->level) != Z_OK)
         return st_fail(err, n, FY_STORE_ERR_IO, "cannot compress a catalogue block");
@@ -140,7 +141,8 @@ static int flush_block(st_catw *c, int kind, char *err, size_t n)
 static int add_record(st_catw *c, int type, char *err, size_t n)
 {
     if (c->rec.len > ST_BLK_MAX - 64)
-        return st_fail(err, n, FY_STORE_ERR_USAGE, "catalogue entry too big (%zu bytes)", c->rec.len);
+        return st_fail(err, n, FY_STORE_ERR_USAGE, "catalogue entry too big (%zu bytes)",
+                       c->rec.len);
     if (c->block.len + 5 + c->rec.len > ST_BLK_MAX) {
         int rc = flush_block(c, ST_BLK_ENTRIES, err, n);
         if (rc) return rc;
@@ -150,7 +152,8 @@ static int add_record(st_catw *c, int type, char *err, size_t n)
     fy_buf_put(&c->block, c->rec.data, c->rec.len);
     sodium_memzero(c->rec.data, c->rec.len);
     c->rec.len = 0;
-    if (type != ST_REC_META && c->block.len >= ST_BLK_TARGET) return flush_block(c, ST_BLK_ENTRIES, err, n);
+    if (type != ST_REC_META && c->block.len >= ST_BLK_TARGET)
+        return flush_block(c, ST_BLK_ENTRIES, err, n);
     return FY_STORE_OK;
 }
 
@@ -240,7 +243,8 @@ int st_catw_finish(st_catw *c, const fy_store_meta *m, uint8_t hash[32], char *e
         put_cstr(b, m->kv[i].value);
     }
     fy_buf_u32(b, (uint32_t)m->n_logs);
-    for (size_t i = 0; i < m->n_logs; i++) put_cstr(b, m->logs[i]);
+    for (size_t i = 0; i < m->n_logs; i++)
+        put_cstr(b, m->logs[i]);
     fy_buf_putc(b, m->has_program ? 1 : 0);
     if (m->has_program) put_ref(b, &m->program);
     fy_buf_u64(b, c->n_files);
@@ -290,6 +294,7 @@ int st_catw_finish(st_catw *c, const fy_store_meta *m, uint8_t hash[32], char *e
     if (c->s->io->close(c->s->io->ctx, fd) < 0)
         return st_fail_errno(err, n, FY_STORE_ERR_IO, errno, "cannot write the catalogue");
     memcpy(hash, f + 96, 32);
+    c->finished = true;
     st_close(c->s, c->spool_fd);
     c->spool_fd = -1;
     st_unlink(c->s, c->tmpdir, c->spool_name, 0);
@@ -303,10 +308,9 @@ int st_catw_finish(st_catw *c, const fy_store_meta *m, uint8_t hash[32], char *e
 void st_catw_abort(st_catw *c)
 {
     if (!c->s) return;
-    if (c->fd >= 0) {
-        st_close(c->s, c->fd);
-        st_unlink(c->s, c->tmpdir, c->name, 0);
-    }
+    if (c->fd >= 0) st_close(c->s, c->fd);
+    if (c->fd >= 0 || c->finished) st_unlink(c->s, c->tmpdir, c->name, 0);
+    c->finished = false;
     if (c->spool_fd >= 0) {
         st_close(c->s, c->spool_fd);
         st_unlink(c->s, c->tmpdir, c->spool_name, 0);
@@ -536,7 +540,8 @@ static int decode_meta(st_catr *c, char *err, size_t n)
     if (nl > len / 4) k.bad = true;
     if (!k.bad && nl) {
         const char **logs = fy_arena_alloc(a, nl * sizeof *logs);
-        for (uint32_t i = 0; i < nl && !k.bad; i++) logs[i] = astr(&k, a);
+        for (uint32_t i = 0; i < nl && !k.bad; i++)
+            logs[i] = astr(&k, a);
         m->logs = logs;
         m->n_logs = nl;
     }
@@ -547,7 +552,8 @@ static int decode_meta(st_catr *c, char *err, size_t n)
     m->n_files = g64(&k);
     m->n_reg = g64(&k);
     m->bytes = g64(&k);
-    if (k.bad || (k.i != k.n && c->minor == CAT_MINOR)) return corrupt(err, n, "bad metadata record");
+    if (k.bad || (k.i != k.n && c->minor == CAT_MINOR))
+        return corrupt(err, n, "bad metadata record");
     if (m->n_files != c->n_files || m->n_reg != c->n_reg || m->bytes != c->bytes)
         return corrupt(err, n, "metadata and footer disagree");
     m->generation = c->generation;
@@ -575,8 +581,7 @@ int st_catr_open(st_catr *c, st_src src, const st_keys *k, unsigned flags, char 
                        fy_le16(h + 8), CAT_MAJOR);
     c->minor = fy_le16(h + 10);
     uint32_t fl = fy_le32(h + 12);
-    if ((fl & ~CAT_F_ENC) || fy_le32(h + 20) != ST_CAT_HDR)
-        return corrupt(err, n, "bad header");
+    if ((fl & ~CAT_F_ENC) || fy_le32(h + 20) != ST_CAT_HDR) return corrupt(err, n, "bad header");
     for (int i = 56; i < ST_CAT_HDR; i++)
         if (h[i]) return corrupt(err, n, "bad header");
     c->enc = fl & CAT_F_ENC;
@@ -584,8 +589,9 @@ int st_catr_open(st_catr *c, st_src src, const st_keys *k, unsigned flags, char 
     memcpy(c->cat_uid, h + 24, 16);
     memcpy(c->puid, h + 40, 16);
     if (k && k->enc != c->enc)
-        return corrupt(err, n, c->enc ? "encrypted catalogue in a personality without a password"
-                                      : "unencrypted catalogue in a password-protected personality");
+        return corrupt(err, n,
+                       c->enc ? "encrypted catalogue in a personality without a password"
+                              : "unencrypted catalogue in a password-protected personality");
     c->decode = !c->enc || (k && k->have);
     if (memcmp(f, end_magic, 8) != 0) return corrupt(err, n, "bad footer (truncated?)");
     c->footer_off = size - ST_CAT_FOOTER;
@@ -631,7 +637,8 @@ static int decode_file(st_catr *c, cur *k, fy_store_file *f, char *err, size_t n
     f->has_content = flags & 1;
     if (f->has_content) gref(k, &f->content);
     uint32_t na = g32(k);
-    if (k->bad || na > (k->n - k->i) / (4 + ST_OBJREF_LEN)) return corrupt(err, n, "bad file entry");
+    if (k->bad || na > (k->n - k->i) / (4 + ST_OBJREF_LEN))
+        return corrupt(err, n, "bad file entry");
     if (na > c->ads_cap) {
         free(c->ads);
         c->ads_cap = na;
@@ -650,7 +657,8 @@ static int decode_file(st_catr *c, cur *k, fy_store_file *f, char *err, size_t n
     if (!fy_store_path_safe(f->path))
         return st_fail(err, n, FY_STORE_ERR_CORRUPT,
                        "catalogue refused: unsafe path \"%.200s\" (.., absolute, unknown drive "
-                       "or token)", f->path);
+                       "or token)",
+                       f->path);
     if (f->dest && !fy_store_path_safe(f->dest))
         return st_fail(err, n, FY_STORE_ERR_CORRUPT,
                        "catalogue refused: unsafe destination \"%.200s\"", f->dest);
@@ -693,10 +701,11 @@ static int decode_reg(st_catr *c, cur *k, fy_store_reg *r, char *err, size_t n)
             }
         }
     }
-    if (k->bad || (k->i != k->n && c->minor == CAT_MINOR)) return corrupt(err, n, "bad registry entry");
+    if (k->bad || (k->i != k->n && c->minor == CAT_MINOR))
+        return corrupt(err, n, "bad registry entry");
     if (!fy_store_regkey_safe(r->key))
-        return st_fail(err, n, FY_STORE_ERR_CORRUPT, "catalogue refused: bad registry key \"%.200s\"",
-                       r->key);
+        return st_fail(err, n, FY_STORE_ERR_CORRUPT,
+                       "catalogue refused: bad registry key \"%.200s\"", r->key);
     return FY_STORE_OK;
 }
 
@@ -737,11 +746,17 @@ int st_catr_next(st_catr *c, fy_store_entry *e, char *err, size_t n)
 int st_catr_ref(st_catr *c, uint64_t i, fy_store_objref *r, char *err, size_t n)
 {
     if (i >= c->n_refs) return st_fail(err, n, FY_STORE_ERR_USAGE, "reference out of range");
-    /* A small cache in the (otherwise unused) plain buffer would complicate iteration;
-     * a sequential reader reads 72 bytes at a time through the page cache instead. */
-    uint8_t b[ST_REF_LEN];
-    int rc = read_at(c, c->refs_off + i * ST_REF_LEN, b, sizeof b, err, n);
-    if (rc) return rc;
+    if (i < c->ref_first || i >= c->ref_first + c->ref_count) {
+        uint64_t cnt = c->n_refs - i < REF_CACHE ? c->n_refs - i : REF_CACHE;
+        if (!c->refbuf) c->refbuf = fy_xmalloc(REF_CACHE * ST_REF_LEN);
+        c->ref_count = 0;
+        int rc =
+            read_at(c, c->refs_off + i * ST_REF_LEN, c->refbuf, (size_t)cnt * ST_REF_LEN, err, n);
+        if (rc) return rc;
+        c->ref_first = i;
+        c->ref_count = cnt;
+    }
+    const uint8_t *b = c->refbuf + (i - c->ref_first) * ST_REF_LEN;
     memset(r, 0, sizeof *r);
     memcpy(r->id, b, 32);
     memcpy(r->stored_hash, b + 32, 32);
@@ -776,6 +791,7 @@ void st_catr_close(st_catr *c)
     if (c->sbuf) sodium_memzero(c->sbuf, c->sbuf_cap);
     free(c->sbuf);
     free(c->ads);
+    free(c->refbuf);
     fy_arena_free(&c->arena);
     memset(c, 0, sizeof *c);
 }
@@ -788,11 +804,13 @@ int fy_store_catalog_check_mem(const uint8_t *data, size_t n, unsigned flags, ch
     int rc = st_catr_open(&c, src, NULL, flags, err, err_size);
     if (!rc) {
         fy_store_entry e;
-        while ((rc = st_catr_next(&c, &e, err, err_size)) == 1) continue;
+        while ((rc = st_catr_next(&c, &e, err, err_size)) == 1)
+            continue;
     }
     if (!rc) {
         fy_store_objref r;
-        for (uint64_t i = 0; i < c.n_refs && !rc; i++) rc = st_catr_ref(&c, i, &r, err, err_size);
+        for (uint64_t i = 0; i < c.n_refs && !rc; i++)
+            rc = st_catr_ref(&c, i, &r, err, err_size);
     }
     if (!rc && !(flags & FY_STORE_CHECK_NO_CHECKSUMS)) {
         uint8_t h[32];

@@ -43,8 +43,7 @@ void st_kcv_make(const st_keys *k, const uint8_t uid[ST_UID_LEN], uint8_t kcv[ST
                                                NULL, kcv, k->data);
 }
 
-bool st_kcv_check(const st_keys *k, const uint8_t uid[ST_UID_LEN],
-                  const uint8_t kcv[ST_KCV_LEN])
+bool st_kcv_check(const st_keys *k, const uint8_t uid[ST_UID_LEN], const uint8_t kcv[ST_KCV_LEN])
 {
     uint8_t out[32], ad[sizeof kcv_ad + ST_UID_LEN];
     memcpy(ad, kcv_ad, sizeof kcv_ad);

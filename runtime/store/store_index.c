@@ -190,7 +190,8 @@ int st_index_parse(const uint8_t *p, size_t n, unsigned flags, st_index *ix, cha
     if (l.p[18] != '1')
         return st_fail(err, err_size, FY_STORE_ERR_CORRUPT,
                        "index format %c is not supported by this ferry (it reads 1)", l.p[18]);
-    if (!next_line(p, n, &pos, &l) || !take_word(&l, "uid") || !st_unhex(l.p, l.n, ix->uid, ST_UID_LEN)) {
+    if (!next_line(p, n, &pos, &l) || !take_word(&l, "uid") ||
+        !st_unhex(l.p, l.n, ix->uid, ST_UID_LEN)) {
         rc = bad(err, err_size, "bad uid line");
         goto fail;
     }
@@ -263,9 +264,10 @@ int st_index_parse(const uint8_t *p, size_t n, unsigned flags, st_index *ix, cha
         }
         l.n -= (size_t)(sp - l.p) + 1;
         l.p = sp + 1;
-        if (!field_u64(&l, "time", &t) || t > (uint64_t)INT64_MAX || !field_u64(&l, "files", &g.n_files) ||
-            !field_u64(&l, "reg", &g.n_reg) || !field_u64(&l, "bytes", &g.bytes) ||
-            !take_field(&l, "hash", &v, &vn) || !st_unhex(v, vn, g.hash, 32) || l.n != 0) {
+        if (!field_u64(&l, "time", &t) || t > (uint64_t)INT64_MAX ||
+            !field_u64(&l, "files", &g.n_files) || !field_u64(&l, "reg", &g.n_reg) ||
+            !field_u64(&l, "bytes", &g.bytes) || !take_field(&l, "hash", &v, &vn) ||
+            !st_unhex(v, vn, g.hash, 32) || l.n != 0) {
             rc = bad(err, err_size, "bad generation line");
             goto fail;
         }
@@ -291,7 +293,8 @@ int st_index_load(const fy_store *s, int pfd, st_index *ix, char *err, size_t er
     memset(ix, 0, sizeof *ix);
     if (st_read_small(s, pfd, "index", INDEX_MAX, &p, &n) < 0) {
         if (errno == ENOENT) return st_fail(err, err_size, FY_STORE_ERR_NOT_FOUND, "no index");
-        if (errno == EFBIG || errno == EINVAL) return bad(err, err_size, "not a small regular file");
+        if (errno == EFBIG || errno == EINVAL)
+            return bad(err, err_size, "not a small regular file");
         return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot read the index");
     }
     int rc = st_index_parse(p, n, 0, ix, err, err_size);

@@ -14,28 +14,44 @@
 int fy_store_exit_code(int rc)
 {
     switch (rc) {
-    case FY_STORE_OK: return FY_EXIT_OK;
-    case FY_STORE_ERR_USAGE: return FY_EXIT_USAGE;
-    case FY_STORE_ERR_PASSWORD: return FY_EXIT_PASSWORD;
-    case FY_STORE_ERR_IO: return FY_EXIT_IO;
-    case FY_STORE_ERR_SOURCE: return FY_EXIT_PARTIAL;
-    default: return FY_EXIT_STORE;
+    case FY_STORE_OK:
+        return FY_EXIT_OK;
+    case FY_STORE_ERR_USAGE:
+        return FY_EXIT_USAGE;
+    case FY_STORE_ERR_PASSWORD:
+        return FY_EXIT_PASSWORD;
+    case FY_STORE_ERR_IO:
+        return FY_EXIT_IO;
+    case FY_STORE_ERR_SOURCE:
+        return FY_EXIT_PARTIAL;
+    default:
+        return FY_EXIT_STORE;
     }
 }
 
 const char *fy_store_strerror(int rc)
 {
     switch (rc) {
-    case FY_STORE_OK: return "ok";
-    case FY_STORE_ERR_USAGE: return "invalid argument";
-    case FY_STORE_ERR_NOT_FOUND: return "not found";
-    case FY_STORE_ERR_LOCKED: return "locked";
-    case FY_STORE_ERR_PASSWORD: return "password missing or wrong";
-    case FY_STORE_ERR_CORRUPT: return "corrupt";
-    case FY_STORE_ERR_IO: return "I/O error";
-    case FY_STORE_ERR_EXISTS: return "a different personality exists";
-    case FY_STORE_ERR_SOURCE: return "cannot read the input";
-    default: return "unknown error";
+    case FY_STORE_OK:
+        return "ok";
+    case FY_STORE_ERR_USAGE:
+        return "invalid argument";
+    case FY_STORE_ERR_NOT_FOUND:
+        return "not found";
+    case FY_STORE_ERR_LOCKED:
+        return "locked";
+    case FY_STORE_ERR_PASSWORD:
+        return "password missing or wrong";
+    case FY_STORE_ERR_CORRUPT:
+        return "corrupt";
+    case FY_STORE_ERR_IO:
+        return "I/O error";
+    case FY_STORE_ERR_EXISTS:
+        return "a different personality exists";
+    case FY_STORE_ERR_SOURCE:
+        return "cannot read the input";
+    default:
+        return "unknown error";
     }
 }
 
@@ -97,8 +113,10 @@ static int px_sync(void *c, int fd, fy_store_sync_kind k)
         (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 #endif
         return 0;
-    case FY_STORE_SYNC_DATA: return fdatasync(fd);
-    default: return fsync(fd);
+    case FY_STORE_SYNC_DATA:
+        return fdatasync(fd);
+    default:
+        return fsync(fd);
     }
 }
 static int px_renameat(void *c, int od, const char *op, int nd, const char *np)
@@ -119,8 +137,8 @@ static int px_mkdirat(void *c, int d, const char *p, mode_t m)
 }
 
 static const fy_store_io posix_io = {
-    NULL,      px_openat, px_close,    px_read,     px_pread,    px_write,
-    px_pwrite, px_sync,   px_renameat, px_linkat,   px_unlinkat, px_mkdirat,
+    NULL,      px_openat, px_close,    px_read,   px_pread,    px_write,
+    px_pwrite, px_sync,   px_renameat, px_linkat, px_unlinkat, px_mkdirat,
 };
 
 const fy_store_io *fy_store_io_posix(void)
@@ -213,7 +231,8 @@ ssize_t st_pread_full(const fy_store *s, int fd, void *p, size_t n, off_t off)
 int st_sync(const fy_store *s, int fd, fy_store_sync_kind kind)
 {
     int r;
-    do r = s->io->sync(s->io->ctx, fd, kind);
+    do
+        r = s->io->sync(s->io->ctx, fd, kind);
     while (r < 0 && errno == EINTR);
     /* Folders on some network file systems refuse fsync; their renames are then as durable
      * as the server makes them. */
@@ -300,13 +319,14 @@ int st_read_small(const fy_store *s, int dirfd, const char *path, size_t max, ui
     return 0;
 }
 
-int st_write_atomic(const fy_store *s, int tmpdir, int dirfd, const char *name,
-                    const void *data, size_t n, char *err, size_t err_size)
+int st_write_atomic(const fy_store *s, int tmpdir, int dirfd, const char *name, const void *data,
+                    size_t n, char *err, size_t err_size)
 {
     char tmp[64];
     st_tmpname(tmp, name);
     int fd = st_open(s, tmpdir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-    if (fd < 0) return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot create %s", tmp);
+    if (fd < 0)
+        return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot create %s", tmp);
     if (st_write_all(s, fd, data, n) < 0 || st_sync(s, fd, FY_STORE_SYNC_DATA) < 0) {
         int e = errno;
         st_close(s, fd);

@@ -109,8 +109,8 @@ static bool judge_stale(const fy_store *s, const st_lockinfo *li, int64_t mtime)
 }
 
 /* Reads the lock file (raw bytes in *raw, malloc'd). */
-static bool read_lock(const fy_store *s, int pfd, const char *name, st_lockinfo *li,
-                      uint8_t **raw, size_t *rawn, int64_t *mtime)
+static bool read_lock(const fy_store *s, int pfd, const char *name, st_lockinfo *li, uint8_t **raw,
+                      size_t *rawn, int64_t *mtime)
 {
     memset(li, 0, sizeof *li);
     *raw = NULL;
@@ -165,7 +165,8 @@ static int prepare(const fy_store *s, int pfd, st_lock *l, char name[64])
     if (fd < 0) return -1;
     int64_t now = st_now();
     format_lock(s, l, now, now);
-    if (st_write_all(s, fd, l->content, l->content_len) < 0 || st_sync(s, fd, FY_STORE_SYNC_DATA) < 0) {
+    if (st_write_all(s, fd, l->content, l->content_len) < 0 ||
+        st_sync(s, fd, FY_STORE_SYNC_DATA) < 0) {
         int e = errno;
         st_close(s, fd);
         st_unlink(s, pfd, name, 0);
@@ -210,7 +211,8 @@ static int try_take(const fy_store *s, int pfd, st_lock *l, char tmp[64], int *t
     if (fd < 0) return errno == EEXIST ? 0 : -1;
     int64_t now = st_now();
     format_lock(s, l, now, now);
-    if (st_write_all(s, fd, l->content, l->content_len) < 0 || st_sync(s, fd, FY_STORE_SYNC_DATA) < 0) {
+    if (st_write_all(s, fd, l->content, l->content_len) < 0 ||
+        st_sync(s, fd, FY_STORE_SYNC_DATA) < 0) {
         int e = errno;
         st_close(s, fd);
         st_unlink(s, pfd, "lock", 0);

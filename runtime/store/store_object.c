@@ -64,8 +64,8 @@ static int seal(st_enc *e, bool final)
     chunk_nonce(nonce, e->nonce, e->chunk_idx);
     chunk_ad(ad, e->chunk_idx, final);
     unsigned long long cl;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &cl, e->chunk, e->chunk_len, ad, sizeof ad,
-                                               NULL, nonce, e->k->data);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &cl, e->chunk, e->chunk_len, ad, sizeof ad, NULL,
+                                               nonce, e->k->data);
     e->chunk_idx++;
     e->chunk_len = 0;
     int r = emit(e, ct, (size_t)cl, true);
@@ -199,7 +199,10 @@ void st_enc_end(st_enc *e)
 {
     if (e->z_ready) deflateEnd(&e->z);
     e->z_ready = false;
-    if (e->chunk) sodium_memzero(e->chunk, ST_CHUNK);
+    if (e->k && e->k->enc) { /* plaintext (compressed) of an encrypted personality */
+        if (e->chunk) sodium_memzero(e->chunk, ST_CHUNK);
+        if (e->zout) sodium_memzero(e->zout, ST_CHUNK);
+    }
     free(e->chunk);
     free(e->zout);
     e->chunk = e->zout = NULL;
@@ -295,16 +298,18 @@ static int damage(char *err, size_t n, fy_store_damage_kind *kind, fy_store_dama
 }
 
 int st_obj_read(const fy_store *s, int dirfd, const char *path, const st_keys *k, bool decode,
-                const fy_store_objref *expect, st_sink_fn out, void *out_ctx,
-                fy_store_objref *got, fy_store_damage_kind *kind, char *err, size_t err_size)
+                const fy_store_objref *expect, st_sink_fn out, void *out_ctx, fy_store_objref *got,
+                fy_store_damage_kind *kind, char *err, size_t err_size)
 {
     int rc = FY_STORE_OK;
     objread o;
     memset(&o, 0, sizeof o);
     uint8_t *buf = NULL, *pt = NULL;
+    bool enc_obj = false;
     int fd = st_open(s, dirfd, path, O_RDONLY | O_NOFOLLOW, 0);
     if (fd < 0) {
-        if (errno == ENOENT) return damage(err, err_size, kind, FY_STORE_DMG_MISSING, path, "missing");
+        if (errno == ENOENT)
+            return damage(err, err_size, kind, FY_STORE_DMG_MISSING, path, "missing");
         char m[160];
         snprintf(m, sizeof m, "cannot open: %s", strerror(errno));
         return damage(err, err_size, kind, FY_STORE_DMG_IO, path, m);
@@ -335,10 +340,12 @@ int st_obj_read(const fy_store *s, int dirfd, const char *path, const st_keys *k
         goto out;
     }
     bool enc = hdr[9] & OBJ_F_ENC;
+    enc_obj = enc;
     uint64_t hdr_len = ST_OBJ_HDR + (enc ? ST_OBJ_NONCE : 0);
     if (fy_le32(hdr + 12) != (enc ? ST_CHUNK : 0u) || size < hdr_len + ST_OBJ_TRAILER ||
         fy_le64(tr + 8) != size - hdr_len - ST_OBJ_TRAILER || (enc && fy_le64(tr) != 0)) {
-        rc = damage(err, err_size, kind, FY_STORE_DMG_FORMAT, path, "bad sizes in header or trailer");
+        rc = damage(err, err_size, kind, FY_STORE_DMG_FORMAT, path,
+                    "bad sizes in header or trailer");
         goto out;
     }
     if (k && enc != k->enc) {
@@ -402,7 +409,8 @@ int st_obj_read(const fy_store *s, int dirfd, const char *path, const st_keys *k
             goto out;
         }
         if ((size_t)kr != want) {
-            rc = damage(err, err_size, kind, FY_STORE_DMG_FORMAT, path, "shorter than its header says");
+            rc = damage(err, err_size, kind, FY_STORE_DMG_FORMAT, path,
+                        "shorter than its header says");
             goto out;
         }
         crypto_generichash_update(&sh, buf, want);
@@ -469,6 +477,7 @@ int st_obj_read(const fy_store *s, int dirfd, const char *path, const st_keys *k
     }
 out:
     if (o.z_ready) inflateEnd(&o.z);
+    if (o.out && enc_obj) sodium_memzero(o.out, ST_CHUNK);
     free(o.out);
     if (pt) sodium_memzero(pt, ST_CHUNK);
     free(pt);

@@ -29,8 +29,8 @@ static bool component_ok(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c != '.' && c != ' ') all_dots = false;
-        if (c < 0x20 || c == 0x7f || c == '/' || c == ':' || c == '*' || c == '?' ||
-            c == '"' || c == '|' || c == '>')
+        if (c < 0x20 || c == 0x7f || c == '/' || c == ':' || c == '*' || c == '?' || c == '"' ||
+            c == '|' || c == '>')
             return false;
         if (c == '<') {
             const char *e = memchr(s + i + 1, '>', n - i - 1);
@@ -67,7 +67,8 @@ bool fy_store_path_safe(const char *p)
     i++;
     while (true) {
         size_t s = i;
-        while (i < n && p[i] != '\\') i++;
+        while (i < n && p[i] != '\\')
+            i++;
         if (!component_ok(p + s, i - s)) return false;
         if (i == n) return true;
         i++; /* a trailing '\\' leaves an empty last component: refused above */
@@ -85,7 +86,8 @@ bool fy_store_regkey_safe(const char *key)
     size_t i = 5;
     while (true) {
         size_t s = i;
-        while (i < n && key[i] != '\\') i++;
+        while (i < n && key[i] != '\\')
+            i++;
         if (i == s || i - s > 512) return false;
         if (i == n) return true;
         i++;

@@ -19,17 +19,18 @@ static bool listed(const st_index *ix, const char *name)
 
 static bool is_catalog_name(const char *n)
 {
-    return strlen(n) == 12 && strcmp(n + 8, ".cat") == 0 &&
-           strspn(n, "0123456789") == 8;
+    return strlen(n) == 12 && strcmp(n + 8, ".cat") == 0 && strspn(n, "0123456789") == 8;
 }
 
-bool st_gc_due(int pfd, const st_index *ix)
+bool st_gc_due(const fy_store *s, int pfd, const st_index *ix)
 {
-    int fd = openat(pfd, "generations", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return false;
-    DIR *d = fdopendir(fd);
+    int gfd = st_open_dir(s, pfd, "generations");
+    if (gfd < 0) return false;
+    int fd = dup(gfd);
+    st_close(s, gfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
-        close(fd);
+        if (fd >= 0) close(fd);
         return false;
     }
     bool due = false;
@@ -154,7 +155,8 @@ static void report(vctx *v, uint32_t gen, const char *path, const uint8_t *id, c
     char hex[65];
     if (id) st_hex(id, 32, hex);
     fy_store_damage d = {v->rel, gen, path, id ? hex : NULL, file, kind, msg};
-    if (!v->damaged) snprintf(v->first, sizeof v->first, "%s%s%s", file ? file : "", file ? ": " : "", msg);
+    if (!v->damaged)
+        snprintf(v->first, sizeof v->first, "%s%s%s", file ? file : "", file ? ": " : "", msg);
     v->damaged++;
     if (v->st) v->st->damaged++;
     if (v->fn) v->fn(v->ctx, &d);
@@ -183,7 +185,8 @@ static void check_object(vctx *v, uint32_t gen, const fy_store_objref *ref, cons
 static void verify_entries(vctx *v, uint32_t gen, st_catr *c, const char *file)
 {
     char msg[300], where[600];
-    if (c->have_meta && c->meta.has_program) check_object(v, gen, &c->meta.program, "(program image)", true);
+    if (c->have_meta && c->meta.has_program)
+        check_object(v, gen, &c->meta.program, "(program image)", true);
     fy_store_entry e;
     int rc;
     while ((rc = st_catr_next(c, &e, msg, sizeof msg)) == 1) {
@@ -244,8 +247,8 @@ static void verify_gen(vctx *v, int pfd, const st_index *ix, const st_gen *g)
         snprintf(of, sizeof of, "objects/%s", rel);
         fy_store_damage_kind kind = 0;
         int orc = v->objfd < 0 ? FY_STORE_ERR_CORRUPT
-                               : st_obj_read(v->s, v->objfd, rel, v->k, decode, &e, NULL, NULL, NULL,
-                                             &kind, msg, sizeof msg);
+                               : st_obj_read(v->s, v->objfd, rel, v->k, decode, &e, NULL, NULL,
+                                             NULL, &kind, msg, sizeof msg);
         if (v->objfd < 0) {
             kind = FY_STORE_DMG_MISSING;
             snprintf(msg, sizeof msg, "objects/ is missing");
@@ -296,7 +299,8 @@ static int verify_one(const fy_store *s, int pfd, const char *rel, const char *p
     }
     v.k = &k;
     v.objfd = st_open_dir(s, pfd, "objects");
-    for (size_t i = 0; i < ix.n_gens; i++) verify_gen(&v, pfd, &ix, &ix.gens[i]);
+    for (size_t i = 0; i < ix.n_gens; i++)
+        verify_gen(&v, pfd, &ix, &ix.gens[i]);
     st_close(s, v.objfd);
     st_keys_wipe(&k);
     st_index_free(&ix);
@@ -307,9 +311,9 @@ out_noindex:
     return rc;
 }
 
-int fy_store_verify(fy_store *s, const fy_store_id *id, const char *password,
-                    size_t password_len, fy_store_damage_fn fn, void *ctx,
-                    fy_store_verify_stats *stats, char *err, size_t err_size)
+int fy_store_verify(fy_store *s, const fy_store_id *id, const char *password, size_t password_len,
+                    fy_store_damage_fn fn, void *ctx, fy_store_verify_stats *stats, char *err,
+                    size_t err_size)
 {
     fy_store_verify_stats local = {0};
     if (!stats) stats = &local;
@@ -344,15 +348,17 @@ int fy_store_verify(fy_store *s, const fy_store_id *id, const char *password,
                 if (fstatat(pfd, "index", &st, AT_SYMLINK_NOFOLLOW) == 0) {
                     found++;
                     char *rel = fy_xasprintf("%s/%s/%s", f1, f2, de->d_name);
-                    int r = verify_one(s, pfd, rel, password, password_len, fn, ctx, stats, &damaged,
-                                       NULL, 0, perr, sizeof perr);
+                    int r = verify_one(s, pfd, rel, password, password_len, fn, ctx, stats,
+                                       &damaged, NULL, 0, perr, sizeof perr);
                     if (r) prc = r;
                     free(rel);
                 }
                 st_close(s, pfd);
             }
-            if (d) closedir(d);
-            else if (fd >= 0) close(fd);
+            if (d)
+                closedir(d);
+            else if (fd >= 0)
+                close(fd);
         }
         st_close(s, d1);
         st_close(s, d2);
@@ -382,8 +388,7 @@ int fy_store_verify(fy_store *s, const fy_store_id *id, const char *password,
         }
         fy_store_list_free(v, n);
     }
-    if (prc == FY_STORE_ERR_PASSWORD)
-        return st_fail(err, err_size, prc, "%s", perr);
+    if (prc == FY_STORE_ERR_PASSWORD) return st_fail(err, err_size, prc, "%s", perr);
     if (damaged)
         return st_fail(err, err_size, FY_STORE_ERR_CORRUPT, "%llu damaged item(s) found",
                        (unsigned long long)damaged);
@@ -396,7 +401,8 @@ static int copy_file(const fy_store *s, int sdir, const char *spath, int tmpfd, 
                      const char *dpath, char *err, size_t err_size)
 {
     int in = st_open(s, sdir, spath, O_RDONLY | O_NOFOLLOW, 0);
-    if (in < 0) return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot read %s", spath);
+    if (in < 0)
+        return st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot read %s", spath);
     char tmp[64];
     st_tmpname(tmp, "imp");
     int out = st_open(s, tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
@@ -414,7 +420,8 @@ static int copy_file(const fy_store *s, int sdir, const char *spath, int tmpfd, 
         }
         if (k == 0) break;
         if (st_write_all(s, out, buf, (size_t)k) < 0) {
-            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot write into the store");
+            rc =
+                st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot write into the store");
             break;
         }
     }
@@ -425,7 +432,8 @@ static int copy_file(const fy_store *s, int sdir, const char *spath, int tmpfd, 
         int fd = out;
         out = -1;
         if (s->io->close(s->io->ctx, fd) < 0)
-            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot write into the store");
+            rc =
+                st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot write into the store");
     }
     if (!rc && st_rename(s, tmpfd, tmp, ddir, dpath) < 0)
         rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot write into the store");
@@ -456,12 +464,15 @@ int fy_store_import(fy_store *s, const char *folder, char *err, size_t err_size)
     size_t ixlen = 0;
     spfd = st_open_dir(s, AT_FDCWD, folder);
     if (spfd < 0)
-        return st_fail_errno(err, err_size, errno == ENOENT ? FY_STORE_ERR_NOT_FOUND : FY_STORE_ERR_IO,
-                             errno, "cannot open %s", folder);
+        return st_fail_errno(err, err_size,
+                             errno == ENOENT ? FY_STORE_ERR_NOT_FOUND : FY_STORE_ERR_IO, errno,
+                             "cannot open %s", folder);
     if (st_read_small(s, spfd, "index", 64u << 20, &ixbytes, &ixlen) < 0) {
-        rc = st_fail_errno(err, err_size, errno == ENOENT ? FY_STORE_ERR_NOT_FOUND : FY_STORE_ERR_IO,
-                           errno, "%s is not a personality folder (no index; archives must be "
-                           "unpacked first)", folder);
+        rc = st_fail_errno(err, err_size,
+                           errno == ENOENT ? FY_STORE_ERR_NOT_FOUND : FY_STORE_ERR_IO, errno,
+                           "%s is not a personality folder (no index; archives must be "
+                           "unpacked first)",
+                           folder);
         goto out;
     }
     char m[300];
@@ -473,8 +484,8 @@ int fy_store_import(fy_store *s, const char *folder, char *err, size_t err_size)
     uint64_t damaged = 0;
     char first[300] = "";
     fy_store_verify_stats vs = {0};
-    if ((rc = verify_one(s, spfd, folder, NULL, 0, NULL, NULL, &vs, &damaged, first, sizeof first, m,
-                         sizeof m)))
+    if ((rc = verify_one(s, spfd, folder, NULL, 0, NULL, NULL, &vs, &damaged, first, sizeof first,
+                         m, sizeof m)))
         goto out;
     if (damaged) {
         rc = st_fail(err, err_size, FY_STORE_ERR_CORRUPT,
@@ -489,7 +500,8 @@ int fy_store_import(fy_store *s, const char *folder, char *err, size_t err_size)
         free(dom);
         free(usr);
         free(comp);
-        rc = st_fail(err, err_size, FY_STORE_ERR_CORRUPT, "%s: invalid identity in its index", folder);
+        rc = st_fail(err, err_size, FY_STORE_ERR_CORRUPT, "%s: invalid identity in its index",
+                     folder);
         goto out;
     }
     char f1[256], f2[256], f3[256];
@@ -509,12 +521,14 @@ int fy_store_import(fy_store *s, const char *folder, char *err, size_t err_size)
     free(usr);
     free(comp);
     if (made) {
-        rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, e, "cannot make the personality's folder");
+        rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, e,
+                           "cannot make the personality's folder");
         goto out;
     }
     rel = fy_xasprintf("%s/%s/%s", f1, f2, f3);
     struct stat a, b;
-    if (fstat(spfd, &a) == 0 && fstat(dpfd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    if (fstat(spfd, &a) == 0 && fstat(dpfd, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino)
         goto out; /* importing a personality onto itself */
     if ((rc = st_lock_acquire(s, dpfd, rel, &lock, err, err_size))) goto out;
     rc = st_index_load(s, dpfd, &dix, m, sizeof m);
@@ -548,7 +562,8 @@ int fy_store_import(fy_store *s, const char *folder, char *err, size_t err_size)
     static const char *const sub[] = {"objects", "generations", "tmp", "logs"};
     for (int i = 0; i < 4; i++)
         if (st_mkdir(s, dpfd, sub[i]) < 0) {
-            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot make %s/%s", rel, sub[i]);
+            rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot make %s/%s", rel,
+                               sub[i]);
             goto out;
         }
     tmpfd = st_open_dir(s, dpfd, "tmp");
@@ -578,7 +593,8 @@ int fy_store_import(fy_store *s, const char *folder, char *err, size_t err_size)
             struct stat ost;
             if (fstatat(dobj, orel, &ost, AT_SYMLINK_NOFOLLOW) == 0) continue;
             if (st_mkdir(s, dobj, fan) < 0) {
-                rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot make objects/%s", fan);
+                rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot make objects/%s",
+                                   fan);
                 break;
             }
             rc = copy_file(s, sobj, orel, tmpfd, dobj, orel, err, err_size);
@@ -593,7 +609,8 @@ int fy_store_import(fy_store *s, const char *folder, char *err, size_t err_size)
             char fan[3];
             snprintf(fan, sizeof fan, "%02x", fi);
             if (st_sync_dir(s, dobj, fan) < 0) {
-                rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot sync objects/%s", fan);
+                rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno, "cannot sync objects/%s",
+                                   fan);
                 goto out;
             }
         }
@@ -619,8 +636,10 @@ int fy_store_import(fy_store *s, const char *folder, char *err, size_t err_size)
                 continue;
             rc = copy_file(s, slog, de->d_name, tmpfd, dlog, de->d_name, err, err_size);
         }
-        if (d) closedir(d);
-        else if (fd >= 0) close(fd);
+        if (d)
+            closedir(d);
+        else if (fd >= 0)
+            close(fd);
         if (!rc) st_sync(s, dlog, FY_STORE_SYNC_FULL);
     }
     st_close(s, slog);
@@ -632,7 +651,8 @@ out:
     if (lock.held) st_lock_release(s, &lock);
     st_close(s, lock.fd);
     int fds[] = {spfd, dpfd, tmpfd, dobj, dgen, sobj};
-    for (size_t i = 0; i < FY_ARRAY_LEN(fds); i++) st_close(s, fds[i]);
+    for (size_t i = 0; i < FY_ARRAY_LEN(fds); i++)
+        st_close(s, fds[i]);
     st_index_free(&six);
     st_index_free(&dix);
     free(ixbytes);

@@ -84,7 +84,8 @@ static inline uint8_t *tu_slurp_fd(int fd, size_t *n)
     lseek(fd, 0, SEEK_SET);
     uint8_t tmp[65536];
     ssize_t k;
-    while ((k = read(fd, tmp, sizeof tmp)) > 0) fy_buf_put(&b, tmp, (size_t)k);
+    while ((k = read(fd, tmp, sizeof tmp)) > 0)
+        fy_buf_put(&b, tmp, (size_t)k);
     *n = b.len;
     if (!b.data) b.data = fy_xmalloc(1);
     return b.data;
@@ -154,7 +155,8 @@ static inline void tu_snap_rec(const char *root, const char *rel, fy_buf *out)
                 uint8_t h[16];
                 char hex[33];
                 crypto_generichash(h, sizeof h, data, len, NULL, 0);
-                for (int k = 0; k < 16; k++) sprintf(hex + 2 * k, "%02x", h[k]);
+                for (int k = 0; k < 16; k++)
+                    sprintf(hex + 2 * k, "%02x", h[k]);
                 fy_buf_printf(out, "F %s %zu %s\n", r, len, hex);
                 free(data);
             }
@@ -171,7 +173,9 @@ static inline char *tu_snapshot(const char *root)
 {
     fy_buf b = {0};
     tu_snap_rec(root, "", &b);
-    return fy_xstrdup(fy_buf_cstr(&b));
+    char *r = fy_xstrdup(fy_buf_cstr(&b));
+    fy_buf_free(&b);
+    return r;
 }
 
 /* True when needle occurs in any file under root. */
@@ -219,8 +223,8 @@ static inline fy_store *tu_open(const char *root, const fy_store_opts *o)
 static const fy_store_id TU_ID = {"CONTOSO", "alice", "PC-01"};
 
 /* Adds a file entry with the given content. */
-static inline int tu_add(fy_store_writer *w, const char *path, const void *data, size_t n, uint64_t mtime,
-                  char *err, size_t es)
+static inline int tu_add(fy_store_writer *w, const char *path, const void *data, size_t n,
+                         uint64_t mtime, char *err, size_t es)
 {
     fy_store_file f = {0};
     f.path = path;
@@ -235,8 +239,8 @@ static inline int tu_add(fy_store_writer *w, const char *path, const void *data,
 }
 
 /* Writes one generation of n small files "<My Documents>\fK.txt" with content "file K vV". */
-static inline int tu_write_gen(fy_store *s, const fy_store_id *id, const fy_store_write_opts *wo, int n,
-                        int version, int64_t time, char *err, size_t es)
+static inline int tu_write_gen(fy_store *s, const fy_store_id *id, const fy_store_write_opts *wo,
+                               int n, int version, int64_t time, char *err, size_t es)
 {
     fy_store_writer *w;
     int rc = fy_store_writer_begin(s, id, wo, &w, err, es);
@@ -257,7 +261,7 @@ static inline int tu_write_gen(fy_store *s, const fy_store_id *id, const fy_stor
 
 /* Counts the entries of a generation and checks each small file's content "file K vV". */
 static inline int tu_check_gen(fy_store *s, const fy_store_id *id, const char *pw, uint32_t gen,
-                        int *n_files)
+                               int *n_files)
 {
     fy_store_reader *r;
     fy_store_gen *g;
@@ -308,8 +312,8 @@ static inline int tu_verify(fy_store *s, const fy_store_id *id, const char *pw, 
 {
     char err[512];
     int n = 0;
-    int rc = fy_store_verify(s, id, pw, pw ? strlen(pw) : 0, tu_damage_print, &n, NULL, err,
-                             sizeof err);
+    int rc =
+        fy_store_verify(s, id, pw, pw ? strlen(pw) : 0, tu_damage_print, &n, NULL, err, sizeof err);
     if (damages) *damages = n;
     if (rc) fprintf(stderr, "verify: %s\n", err);
     return rc;

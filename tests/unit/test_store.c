@@ -117,7 +117,8 @@ static void test_roundtrip(void **state)
     /* make a part compressible so both deflate paths run */
     memset(big + 1024 * 1024, 'A', 1024 * 1024);
     uint8_t bin[300];
-    for (int i = 0; i < 300; i++) bin[i] = (uint8_t)i;
+    for (int i = 0; i < 300; i++)
+        bin[i] = (uint8_t)i;
     rt_file files[] = {
         {"<My Documents>\\empty.txt", (uint8_t *)"", 0, false},
         {"<My Documents>\\Project Data\\big.bin", big, big_n, false},
@@ -168,9 +169,21 @@ static void test_roundtrip(void **state)
     uint8_t bigreg[10000];
     tu_fill(bigreg, sizeof bigreg, 3);
     fy_store_reg regs[] = {
-        {.key = "HKCU\\Software\\X", .value = "Name", .type = 1, .data = (const uint8_t *)"v\0a\0l\0\0\0", .len = 8},
-        {.key = "HKCU\\Software\\X", .value = "", .type = 4, .data = (const uint8_t *)"\x01\0\0\0", .len = 4},
-        {.key = "HKCU\\Software\\X\\Big", .value = "Blob", .type = 3, .data = bigreg, .len = sizeof bigreg},
+        {.key = "HKCU\\Software\\X",
+         .value = "Name",
+         .type = 1,
+         .data = (const uint8_t *)"v\0a\0l\0\0\0",
+         .len = 8},
+        {.key = "HKCU\\Software\\X",
+         .value = "",
+         .type = 4,
+         .data = (const uint8_t *)"\x01\0\0\0",
+         .len = 4},
+        {.key = "HKCU\\Software\\X\\Big",
+         .value = "Blob",
+         .type = 3,
+         .data = bigreg,
+         .len = sizeof bigreg},
         {.key = "HKCU\\Software\\Empty", .value = NULL, .type = 0, .data = NULL, .len = 0},
         {.key = "HKLM\\Software\\Y", .value = "Z", .type = 3, .data = NULL, .len = 0},
     };
@@ -200,9 +213,11 @@ static void test_roundtrip(void **state)
     assert_int_equal(gen, 1);
     const char *logtext = "log line 1\nlog line 2\n";
     int lfd = tu_memfd(logtext, strlen(logtext));
-    assert_int_equal(fy_store_add_log(w, "PC-01_2024-01-02_03-04-05_Ext.log", lfd, err, sizeof err), 0);
+    assert_int_equal(fy_store_add_log(w, "PC-01_2024-01-02_03-04-05_Ext.log", lfd, err, sizeof err),
+                     0);
     lseek(lfd, 0, SEEK_SET);
-    assert_int_equal(fy_store_add_log(w, "PC-01_2024-01-02_03-04-05_Ext.log", lfd, err, sizeof err), 0);
+    assert_int_equal(fy_store_add_log(w, "PC-01_2024-01-02_03-04-05_Ext.log", lfd, err, sizeof err),
+                     0);
     close(lfd);
     /* a committed writer takes no more entries */
     assert_int_equal(fy_store_add_file(w, &dir, err, sizeof err), FY_STORE_ERR_USAGE);
@@ -270,9 +285,9 @@ static void test_roundtrip(void **state)
                 assert_true(e.reg.data_is_object);
                 uint8_t *d;
                 size_t dn;
-                assert_int_equal(fy_store_read_object_mem(r, &e.reg.data_ref, 1 << 20, &d, &dn, err,
-                                                          sizeof err),
-                                 0);
+                assert_int_equal(
+                    fy_store_read_object_mem(r, &e.reg.data_ref, 1 << 20, &d, &dn, err, sizeof err),
+                    0);
                 assert_int_equal(dn, want->len);
                 assert_memory_equal(d, want->data, dn);
                 free(d);
@@ -288,7 +303,8 @@ static void test_roundtrip(void **state)
             continue;
         }
         size_t i = 0;
-        while (i < FY_ARRAY_LEN(files) && strcmp(files[i].path, e.file.path)) i++;
+        while (i < FY_ARRAY_LEN(files) && strcmp(files[i].path, e.file.path))
+            i++;
         assert_true(i < FY_ARRAY_LEN(files));
         files[i].seen = true;
         assert_int_equal(e.file.size, files[i].n);
@@ -315,7 +331,8 @@ static void test_roundtrip(void **state)
     assert_int_equal(rc, 0);
     assert_true(saw_dir);
     assert_int_equal(nreg, FY_ARRAY_LEN(regs));
-    for (size_t i = 0; i < FY_ARRAY_LEN(files); i++) assert_true(files[i].seen);
+    for (size_t i = 0; i < FY_ARRAY_LEN(files); i++)
+        assert_true(files[i].seen);
     fy_store_gen_close(g);
     /* identical content is stored once: two copies of a.txt, so files - 1 content objects, plus
      * the stream, the big registry value and the program */
@@ -338,15 +355,19 @@ static void test_roundtrip(void **state)
     free(lt);
     close(ofd);
     fy_store_strv_free(names, nn);
-    assert_int_equal(fy_store_reader_read_log(r, "../index", 1, err, sizeof err), FY_STORE_ERR_USAGE);
+    assert_int_equal(fy_store_reader_read_log(r, "../index", 1, err, sizeof err),
+                     FY_STORE_ERR_USAGE);
     fy_store_reader_close(r);
     /* missing personality, bad names */
     fy_store_id nobody = {"CONTOSO", "bob", "PC-01"};
-    assert_int_equal(fy_store_reader_open(s, &nobody, NULL, 0, &r, err, sizeof err), FY_STORE_ERR_NOT_FOUND);
+    assert_int_equal(fy_store_reader_open(s, &nobody, NULL, 0, &r, err, sizeof err),
+                     FY_STORE_ERR_NOT_FOUND);
     fy_store_id evil = {"..", "bob", "PC-01"};
-    assert_int_equal(fy_store_writer_begin(s, &evil, NULL, &w, err, sizeof err), FY_STORE_ERR_USAGE);
+    assert_int_equal(fy_store_writer_begin(s, &evil, NULL, &w, err, sizeof err),
+                     FY_STORE_ERR_USAGE);
     fy_store_id slash = {"CONTOSO", "a/b", "PC-01"};
-    assert_int_equal(fy_store_writer_begin(s, &slash, NULL, &w, err, sizeof err), FY_STORE_ERR_USAGE);
+    assert_int_equal(fy_store_writer_begin(s, &slash, NULL, &w, err, sizeof err),
+                     FY_STORE_ERR_USAGE);
     /* list and verify */
     fy_store_personality *pl;
     size_t np;
@@ -362,7 +383,8 @@ static void test_roundtrip(void **state)
     fy_store_list_free(pl, np);
     fy_store_verify_stats vs;
     int nd = 0;
-    assert_int_equal(fy_store_verify(s, NULL, NULL, 0, tu_damage_print, &nd, &vs, err, sizeof err), 0);
+    assert_int_equal(fy_store_verify(s, NULL, NULL, 0, tu_damage_print, &nd, &vs, err, sizeof err),
+                     0);
     assert_int_equal(nd, 0);
     assert_int_equal(vs.personalities, 1);
     assert_int_equal(vs.generations, 1);
@@ -385,11 +407,13 @@ static int backup_gen(fy_store *s, int n, const int *changed, size_t nchanged, i
         char path[64], data[64];
         snprintf(path, sizeof path, "<My Documents>\\f%d.txt", i);
         bool ch = false;
-        for (size_t k = 0; k < nchanged; k++) ch |= changed[k] == i;
+        for (size_t k = 0; k < nchanged; k++)
+            ch |= changed[k] == i;
         snprintf(data, sizeof data, "file %d v%d", i, ch ? 2 : 1);
         uint64_t mtime = 130000000000000000ull + (uint64_t)i + (ch ? 1000 : 0);
         const fy_store_file *prev;
-        if (fy_store_prev_file(w, path, &prev) && prev->size == strlen(data) && prev->mtime == mtime) {
+        if (fy_store_prev_file(w, path, &prev) && prev->size == strlen(data) &&
+            prev->mtime == mtime) {
             fy_store_file f = *prev;
             rc = fy_store_add_file(w, &f, err, sizeof err);
             (*reused)++;
@@ -439,7 +463,8 @@ static void test_generations(void **state)
     assert_int_equal(gnum, 1);
     assert_int_equal(fy_store_reader_find_time(r, 2000, &gnum, err, sizeof err), 0);
     assert_int_equal(gnum, 2);
-    assert_int_equal(fy_store_reader_find_time(r, 999, &gnum, err, sizeof err), FY_STORE_ERR_NOT_FOUND);
+    assert_int_equal(fy_store_reader_find_time(r, 999, &gnum, err, sizeof err),
+                     FY_STORE_ERR_NOT_FOUND);
     fy_store_gen *g;
     assert_int_equal(fy_store_gen_open(r, 3, &g, err, sizeof err), FY_STORE_ERR_NOT_FOUND);
     /* the deleted file is still in generation 1, with its old content */
@@ -448,11 +473,13 @@ static void test_generations(void **state)
     bool seen7 = false;
     int rc;
     while ((rc = fy_store_gen_next(g, &e, err, sizeof err)) == 1) {
-        if (strcmp(e.file.path, "<My Documents>\\f7.txt") && strcmp(e.file.path, "<My Documents>\\f3.txt"))
+        if (strcmp(e.file.path, "<My Documents>\\f7.txt") &&
+            strcmp(e.file.path, "<My Documents>\\f3.txt"))
             continue;
         uint8_t *d;
         size_t dn;
-        assert_int_equal(fy_store_read_object_mem(r, &e.file.content, 100, &d, &dn, err, sizeof err), 0);
+        assert_int_equal(
+            fy_store_read_object_mem(r, &e.file.content, 100, &d, &dn, err, sizeof err), 0);
         assert_true(dn >= 8 && !memcmp(d + dn - 2, "v1", 2));
         seen7 |= !strcmp(e.file.path, "<My Documents>\\f7.txt");
         free(d);
@@ -533,14 +560,18 @@ static void test_zip_slip(void **state)
     char err[512];
     fy_store *s = tu_open(g_dir, NULL);
     assert_int_equal(tu_write_gen(s, &TU_ID, NULL, 1, 1, 100, err, sizeof err), 0);
-    const char *evil[] = {"..\\..\\etc\\x", "C:\\..\\x", "/etc/passwd",
-                          "<My Documents>\\..\\..\\x", "<My Documents>\\a\\. .\\b",
+    const char *evil[] = {"..\\..\\etc\\x",
+                          "C:\\..\\x",
+                          "/etc/passwd",
+                          "<My Documents>\\..\\..\\x",
+                          "<My Documents>\\a\\. .\\b",
                           "<My Documents>\\a/../b"};
     for (size_t i = 0; i < FY_ARRAY_LEN(evil) + 2; i++) {
         fy_store_file f = {0};
         f.path = i < FY_ARRAY_LEN(evil) ? evil[i] : "<My Documents>\\ok.txt";
-        f.attributes = i == FY_ARRAY_LEN(evil) ? FY_STORE_ATTR_DIRECTORY | FY_STORE_ATTR_REPARSE_POINT
-                                                : FY_STORE_ATTR_DIRECTORY;
+        f.attributes = i == FY_ARRAY_LEN(evil)
+                           ? FY_STORE_ATTR_DIRECTORY | FY_STORE_ATTR_REPARSE_POINT
+                           : FY_STORE_ATTR_DIRECTORY;
         fy_store_ads bad_ads = {.name = "..\\x"};
         if (i == FY_ARRAY_LEN(evil) + 1) {
             f.attributes = FY_STORE_ATTR_DIRECTORY;
@@ -561,7 +592,8 @@ static void test_zip_slip(void **state)
         assert_int_equal(tu_verify(s, &TU_ID, NULL, &nd), FY_STORE_ERR_CORRUPT);
         assert_true(nd >= 1); /* the entry (and, for the stream, its made-up object) */
     }
-    fy_store_reg reg = {.key = "HKU\\S-1-5-18\\x", .value = "v", .type = 1, .data = (const uint8_t *)"x", .len = 1};
+    fy_store_reg reg = {
+        .key = "HKU\\S-1-5-18\\x", .value = "v", .type = 1, .data = (const uint8_t *)"x", .len = 1};
     doctor_catalog(s, NULL, &reg);
     fy_store_reader *r;
     fy_store_gen *g;
@@ -657,7 +689,8 @@ static void test_verify_damage(void **state)
     int bad = 0;
     while (fy_store_gen_next(g, &e, err, sizeof err) == 1) {
         int ofd = tu_memfd("", 0);
-        if (fy_store_read_object(r, &e.file.content, ofd, err, sizeof err) == FY_STORE_ERR_CORRUPT) bad++;
+        if (fy_store_read_object(r, &e.file.content, ofd, err, sizeof err) == FY_STORE_ERR_CORRUPT)
+            bad++;
         close(ofd);
     }
     assert_int_equal(bad, 1);
@@ -708,10 +741,12 @@ static void test_verify_damage(void **state)
     /* a corrupt index: clear errors, never a crash */
     char *idx = pers_path("index");
     flip_byte(idx, 30);
-    assert_int_equal(fy_store_reader_open(s, &TU_ID, NULL, 0, &r, err, sizeof err), FY_STORE_ERR_CORRUPT);
+    assert_int_equal(fy_store_reader_open(s, &TU_ID, NULL, 0, &r, err, sizeof err),
+                     FY_STORE_ERR_CORRUPT);
     assert_non_null(strstr(err, "index"));
     fy_store_writer *w;
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &w, err, sizeof err), FY_STORE_ERR_CORRUPT);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &w, err, sizeof err),
+                     FY_STORE_ERR_CORRUPT);
     memset(&l, 0, sizeof l);
     assert_int_equal(fy_store_verify(s, &TU_ID, NULL, 0, collect, &l, NULL, err, sizeof err),
                      FY_STORE_ERR_CORRUPT);
@@ -752,8 +787,9 @@ static void test_index_parser(void **state)
         "crypto none\nnext 1\nend 00\n",
     };
     for (size_t i = 0; i < FY_ARRAY_LEN(bad); i++)
-        assert_int_equal(fy_store_index_check_mem((const uint8_t *)bad[i], strlen(bad[i]), 0, err, sizeof err),
-                         FY_STORE_ERR_CORRUPT);
+        assert_int_equal(
+            fy_store_index_check_mem((const uint8_t *)bad[i], strlen(bad[i]), 0, err, sizeof err),
+            FY_STORE_ERR_CORRUPT);
     st_index ix = {0};
     memset(ix.uid, 0xab, sizeof ix.uid);
     ix.domain = fy_xstrdup("DOM AIN%");
@@ -804,31 +840,6 @@ static void test_catalog_parser(void **state)
         fy_store_catalog_check_mem(data, n, FY_STORE_CHECK_NO_CHECKSUMS, err, sizeof err);
         data[k] ^= 1;
     }
-    /* seeds for the fuzz target, when asked */
-    const char *seeds = getenv("FERRY_WRITE_STORE_SEEDS");
-    if (seeds) {
-        char *p = fy_xasprintf("%s/plain-50.cat", seeds);
-        FILE *f = fopen(p, "wb");
-        if (f) {
-            fwrite(data, 1, n, f);
-            fclose(f);
-        }
-        free(p);
-        char *ip = pers_path("index");
-        int ifd = open(ip, O_RDONLY);
-        size_t in;
-        uint8_t *idata = tu_slurp_fd(ifd, &in);
-        close(ifd);
-        p = fy_xasprintf("%s/index.txt", seeds);
-        f = fopen(p, "wb");
-        if (f) {
-            fwrite(idata, 1, in, f);
-            fclose(f);
-        }
-        free(p);
-        free(ip);
-        free(idata);
-    }
     free(data);
     free(cat);
     fy_store_close(s);
@@ -856,7 +867,8 @@ static void test_import(void **state)
     assert_int_equal(fy_store_import(dst, folder, err, sizeof err), 0);
     assert_int_equal(tu_check_gen(dst, &TU_ID, NULL, 2, &nf), 0);
     assert_int_equal(nf, 6);
-    char *a = fy_xasprintf("%s/CONTOSO/alice/PC-01", src_root), *b = fy_xasprintf("%s/CONTOSO/alice/PC-01", dst_root);
+    char *a = fy_xasprintf("%s/CONTOSO/alice/PC-01", src_root),
+         *b = fy_xasprintf("%s/CONTOSO/alice/PC-01", dst_root);
     char *sa = tu_snapshot(a), *sb = tu_snapshot(b);
     assert_string_equal(sa, sb);
     free(sa);

@@ -54,7 +54,8 @@ static void write_secret_gen(fy_store *s, const fy_store_write_opts *o)
     if (rc) fail_msg("begin: %s", err);
     /* the content repeated, so that deflate alone would not hide it */
     fy_buf big = {0};
-    for (int i = 0; i < 5000; i++) fy_buf_puts(&big, SECRET_CONTENT "\n");
+    for (int i = 0; i < 5000; i++)
+        fy_buf_puts(&big, SECRET_CONTENT "\n");
     fy_store_file f = {0};
     f.path = "<My Documents>\\" SECRET_NAME "\\" SECRET_NAME ".txt";
     f.size = big.len;
@@ -64,13 +65,14 @@ static void write_secret_gen(fy_store *s, const fy_store_write_opts *o)
     assert_int_equal(fy_store_put_fd(w, fd, &f.content, err, sizeof err), 0);
     close(fd);
     fy_store_ads ads = {"Zone.Identifier", {{0}, {0}, 0, 0}};
-    assert_int_equal(fy_store_put_mem(w, SECRET_CONTENT, strlen(SECRET_CONTENT), &ads.ref, err, sizeof err), 0);
+    assert_int_equal(
+        fy_store_put_mem(w, SECRET_CONTENT, strlen(SECRET_CONTENT), &ads.ref, err, sizeof err), 0);
     f.ads = &ads;
     f.n_ads = 1;
     assert_int_equal(fy_store_add_file(w, &f, err, sizeof err), 0);
     /* a small file too (the in-memory path) */
-    assert_int_equal(tu_add(w, "<Desktop>\\" SECRET_NAME ".lnk", SECRET_CONTENT, strlen(SECRET_CONTENT),
-                            5, err, sizeof err),
+    assert_int_equal(tu_add(w, "<Desktop>\\" SECRET_NAME ".lnk", SECRET_CONTENT,
+                            strlen(SECRET_CONTENT), 5, err, sizeof err),
                      0);
     fy_store_reg r = {0};
     r.key = "HKCU\\Software\\" SECRET_KEY;
@@ -80,19 +82,22 @@ static void write_secret_gen(fy_store *s, const fy_store_write_opts *o)
     r.len = strlen(SECRET_REG);
     assert_int_equal(fy_store_add_reg(w, &r, err, sizeof err), 0);
     fy_buf bigreg = {0};
-    for (int i = 0; i < 400; i++) fy_buf_puts(&bigreg, SECRET_REG);
+    for (int i = 0; i < 400; i++)
+        fy_buf_puts(&bigreg, SECRET_REG);
     r.value = "Big";
     r.data = bigreg.data;
     r.len = bigreg.len;
     assert_int_equal(fy_store_add_reg(w, &r, err, sizeof err), 0);
-    assert_int_equal(fy_store_set_program(w, SECRET_CONTENT, strlen(SECRET_CONTENT) - 3, err, sizeof err), 0);
+    assert_int_equal(
+        fy_store_set_program(w, SECRET_CONTENT, strlen(SECRET_CONTENT) - 3, err, sizeof err), 0);
     fy_store_meta m = {0};
     m.user = "CONTOSO\\alice";
     m.sid = "S-1-5-21-" SECRET_NAME;
     m.time = 1000;
     assert_int_equal(fy_store_commit(w, &m, NULL, err, sizeof err), 0);
     int lfd = tu_memfd(SECRET_LOG "\n", strlen(SECRET_LOG) + 1);
-    assert_int_equal(fy_store_add_log(w, "PC-01_2024-01-01_00-00-00_Ext.log", lfd, err, sizeof err), 0);
+    assert_int_equal(fy_store_add_log(w, "PC-01_2024-01-01_00-00-00_Ext.log", lfd, err, sizeof err),
+                     0);
     close(lfd);
     fy_store_writer_free(w);
     fy_buf_free(&big);
@@ -103,8 +108,8 @@ static void test_encrypted_roundtrip(void **state)
 {
     (void)state;
     char err[512];
-    const char *needles[] = {"SECRET-CONTENT", SECRET_NAME, SECRET_REG, SECRET_KEY, "LOGLINE-copied",
-                             "quarterly figures"};
+    const char *needles[] = {"SECRET-CONTENT", SECRET_NAME,      SECRET_REG,
+                             SECRET_KEY,       "LOGLINE-copied", "quarterly figures"};
     /* Without compression (level 0) deflate hides nothing, so only the encryption can. The
      * control: the same generation without a password shows every needle. */
     fy_store_opts so = fy_store_opts_default();
@@ -163,7 +168,9 @@ static void test_encrypted_roundtrip(void **state)
             uint8_t *d = NULL;
             size_t dn = e.reg.len;
             if (e.reg.data_is_object)
-                assert_int_equal(fy_store_read_object_mem(r, &e.reg.data_ref, 1 << 20, &d, &dn, err, sizeof err), 0);
+                assert_int_equal(
+                    fy_store_read_object_mem(r, &e.reg.data_ref, 1 << 20, &d, &dn, err, sizeof err),
+                    0);
             assert_int_equal(dn % strlen(SECRET_REG), 0);
             assert_memory_equal(d ? d : e.reg.data, SECRET_REG, strlen(SECRET_REG));
             free(d);
@@ -181,7 +188,8 @@ static void test_encrypted_roundtrip(void **state)
         if (e.file.n_ads) {
             uint8_t *d;
             size_t dn;
-            assert_int_equal(fy_store_read_object_mem(r, &e.file.ads[0].ref, 4096, &d, &dn, err, sizeof err), 0);
+            assert_int_equal(
+                fy_store_read_object_mem(r, &e.file.ads[0].ref, 4096, &d, &dn, err, sizeof err), 0);
             assert_int_equal(dn, strlen(SECRET_CONTENT));
             free(d);
         }
@@ -216,7 +224,8 @@ static void test_encrypted_roundtrip(void **state)
     /* verify: without the password (stored hashes), with it (content too) */
     fy_store_verify_stats vs;
     int nd = 0;
-    assert_int_equal(fy_store_verify(s, &TU_ID, NULL, 0, tu_damage_print, &nd, &vs, err, sizeof err), 0);
+    assert_int_equal(
+        fy_store_verify(s, &TU_ID, NULL, 0, tu_damage_print, &nd, &vs, err, sizeof err), 0);
     assert_int_equal(vs.objects, 4); /* big file, small file (= the stream), big reg, program */
     assert_int_equal(tu_verify(s, &TU_ID, PW, NULL), 0);
     assert_int_equal(fy_store_verify(s, &TU_ID, "nope", 4, NULL, NULL, NULL, err, sizeof err),
@@ -241,19 +250,25 @@ static void test_wrong_password(void **state)
     fy_store_write_opts none = pw_opts(NULL), wrong = pw_opts("Correct horse battery staple");
     fy_store_writer *w;
     /* writers: missing, wrong, even with overwrite */
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, &none, &w, err, sizeof err), FY_STORE_ERR_PASSWORD);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, &none, &w, err, sizeof err),
+                     FY_STORE_ERR_PASSWORD);
     assert_non_null(strstr(err, "password"));
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, &wrong, &w, err, sizeof err), FY_STORE_ERR_PASSWORD);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, &wrong, &w, err, sizeof err),
+                     FY_STORE_ERR_PASSWORD);
     assert_non_null(strstr(err, "wrong password"));
     wrong.overwrite = true;
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, &wrong, &w, err, sizeof err), FY_STORE_ERR_PASSWORD);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, &wrong, &w, err, sizeof err),
+                     FY_STORE_ERR_PASSWORD);
     none.overwrite = true;
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, &none, &w, err, sizeof err), FY_STORE_ERR_PASSWORD);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, &none, &w, err, sizeof err),
+                     FY_STORE_ERR_PASSWORD);
     /* readers */
     fy_store_reader *r;
     fy_store_id lower = {"contoso", "alice", "pc-01"};
-    assert_int_equal(fy_store_reader_open(s, &lower, NULL, 0, &r, err, sizeof err), FY_STORE_ERR_PASSWORD);
-    assert_int_equal(fy_store_reader_open(s, &lower, "x", 1, &r, err, sizeof err), FY_STORE_ERR_PASSWORD);
+    assert_int_equal(fy_store_reader_open(s, &lower, NULL, 0, &r, err, sizeof err),
+                     FY_STORE_ERR_PASSWORD);
+    assert_int_equal(fy_store_reader_open(s, &lower, "x", 1, &r, err, sizeof err),
+                     FY_STORE_ERR_PASSWORD);
     assert_int_equal(fy_store_exit_code(FY_STORE_ERR_PASSWORD), FY_EXIT_PASSWORD);
     char *after = tu_snapshot(g_dir);
     assert_string_equal(before, after); /* nothing written, not even a lock */
@@ -263,14 +278,16 @@ static void test_wrong_password(void **state)
     assert_int_equal(tu_write_gen(s, &bob, NULL, 2, 1, 1000, err, sizeof err), 0);
     free(before);
     before = tu_snapshot(g_dir);
-    assert_int_equal(fy_store_writer_begin(s, &bob, &o, &w, err, sizeof err), FY_STORE_ERR_PASSWORD);
+    assert_int_equal(fy_store_writer_begin(s, &bob, &o, &w, err, sizeof err),
+                     FY_STORE_ERR_PASSWORD);
     after = tu_snapshot(g_dir);
     assert_string_equal(before, after);
     free(after);
     fy_store_write_opts ow = pw_opts(PW);
     ow.overwrite = true;
     assert_int_equal(tu_write_gen(s, &bob, &ow, 2, 2, 2000, err, sizeof err), 0);
-    assert_int_equal(fy_store_reader_open(s, &bob, NULL, 0, &r, err, sizeof err), FY_STORE_ERR_PASSWORD);
+    assert_int_equal(fy_store_reader_open(s, &bob, NULL, 0, &r, err, sizeof err),
+                     FY_STORE_ERR_PASSWORD);
     int nf;
     assert_int_equal(tu_check_gen(s, &bob, PW, 0, &nf), 0);
     assert_int_equal(nf, 2);
@@ -279,7 +296,8 @@ static void test_wrong_password(void **state)
     ow2.overwrite = true;
     ow2.password = NULL;
     ow2.password_len = 0;
-    assert_int_equal(tu_write_gen(s, &bob, &ow2, 1, 3, 3000, err, sizeof err), FY_STORE_ERR_PASSWORD);
+    assert_int_equal(tu_write_gen(s, &bob, &ow2, 1, 3, 3000, err, sizeof err),
+                     FY_STORE_ERR_PASSWORD);
     assert_int_equal(tu_verify(s, NULL, NULL, NULL), 0);
     free(before);
     fy_store_close(s);

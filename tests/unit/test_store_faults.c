@@ -1,6 +1,7 @@
 /* runtime/store under stress: locks (a second writer waits then gets LOCKED; stale locks by
  * old heartbeat, dead pid on this host or an old garbled file are taken over; live ones are
- * not; a writer whose lock was taken over cannot commit); 20 processes writing 20
+ * not; a writer whose lock was taken over cannot commit; shares without hard links; the
+ * heartbeat refresh; a failing input fd leaves the writer usable); 20 processes writing 20
  * personalities at once; two processes on one personality; crash safety (a child killed
  * with SIGKILL before each of its mutating I/O operations in turn, for a backup, an
  * overwrite and a first extraction: verify passes and a new writer succeeds every time);
@@ -36,11 +37,11 @@ static int teardown(void **state)
 
 /* ---- an I/O table that counts, kills, fails ---- */
 typedef struct fio {
-    long ops;      /* mutating calls so far */
-    long kill_at;  /* SIGKILL before this mutating call (0: never) */
-    long fail_at;  /* fail this mutating call with fail_errno (0: never) */
+    long ops;     /* mutating calls so far */
+    long kill_at; /* SIGKILL before this mutating call (0: never) */
+    long fail_at; /* fail this mutating call with fail_errno (0: never) */
     int fail_errno;
-    bool no_sync;  /* syncs succeed without syncing (a process crash needs none) */
+    bool no_sync;     /* syncs succeed without syncing (a process crash needs none) */
     long write_opens; /* opens with a write flag */
 } fio;
 
@@ -117,8 +118,8 @@ static int f_mkdir(void *c, int d, const char *p, mode_t m)
 
 static fy_store_io fio_table(fio *f)
 {
-    fy_store_io io = {f,       f_openat, f_close,  f_read,   f_pread,  f_write,
-                      f_pwrite, f_sync,  f_rename, f_link,   f_unlink, f_mkdir};
+    fy_store_io io = {f,        f_openat, f_close,  f_read, f_pread,  f_write,
+                      f_pwrite, f_sync,   f_rename, f_link, f_unlink, f_mkdir};
     return io;
 }
 
@@ -161,7 +162,8 @@ static void test_locks(void **state)
     fy_store_writer *a, *b;
     assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &a, err, sizeof err), 0);
     char *before = tu_snapshot(g_dir);
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     assert_non_null(strstr(err, "locked by another agent (host testhost"));
     assert_int_equal(fy_store_exit_code(FY_STORE_ERR_LOCKED), FY_EXIT_STORE);
     char *after = tu_snapshot(g_dir);
@@ -189,7 +191,8 @@ static void test_locks(void **state)
     char *lp = lock_path(&TU_ID);
     /* a fresh lock of another host: held */
     write_lock(lp, "otherhost", 4242, st_now());
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     assert_non_null(strstr(err, "otherhost"));
     /* ... with an old heartbeat: taken over */
     write_lock(lp, "otherhost", 4242, st_now() - 700);
@@ -203,7 +206,8 @@ static void test_locks(void **state)
     o2.lock_stale_s = 5;
     fy_store *s2 = tu_open(g_dir, &o2);
     write_lock(lp, "otherhost", 4242, st_now() - 60);
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     assert_int_equal(fy_store_writer_begin(s2, &TU_ID, NULL, &b, err, sizeof err), 0);
     fy_store_writer_free(b);
     fy_store_close(s2);
@@ -221,7 +225,8 @@ static void test_locks(void **state)
         _exit(0);
     }
     write_lock(lp, "testhost", child, st_now());
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), 0);
@@ -229,7 +234,8 @@ static void test_locks(void **state)
     /* an empty lock (a crash between create and write): held while recent, taken when old */
     FILE *f = fopen(lp, "w");
     fclose(f);
-    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), FY_STORE_ERR_LOCKED);
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
     struct timespec old[2] = {{st_now() - 1000, 0}, {st_now() - 1000, 0}};
     assert_int_equal(utimensat(AT_FDCWD, lp, old, 0), 0);
     assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err), 0);
@@ -265,6 +271,75 @@ static void test_locks(void **state)
     free(i1);
     free(i2);
     free(idx);
+    free(lp);
+    fy_store_close(s);
+}
+
+static int no_link(void *c, int od, const char *op, int nd, const char *np)
+{
+    errno = EPERM; /* a share without hard links */
+    return -1;
+}
+
+/* Shares without hard links: the lock is made with O_EXCL; the heartbeat is refreshed in
+ * place and judged from its content. */
+static void test_lock_fallback_and_heartbeat(void **state)
+{
+    (void)state;
+    char err[512];
+    fy_store_io io = *fy_store_io_posix();
+    io.linkat = no_link;
+    fy_store_opts o = test_opts(&io);
+    o.lock_stale_s = 2; /* so the heartbeat is refreshed on every call */
+    fy_store *s = tu_open(g_dir, &o);
+    fy_store_writer *a, *b;
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &a, err, sizeof err), 0);
+    char *lp = lock_path(&TU_ID);
+    char *pdir = fy_xasprintf("%s/CONTOSO/alice/PC-01", g_dir);
+    int pfd = open(pdir, O_RDONLY | O_DIRECTORY);
+    st_lockinfo li;
+    bool stale;
+    st_lock_inspect(s, pfd, &li, &stale);
+    assert_true(li.present && li.parsed && !stale);
+    assert_int_equal(li.pid, getpid());
+    assert_int_equal(fy_store_writer_begin(s, &TU_ID, NULL, &b, err, sizeof err),
+                     FY_STORE_ERR_LOCKED);
+    /* age the heartbeat by hand (same length, same token): stale now... */
+    int fd = open(lp, O_RDWR);
+    size_t n;
+    uint8_t *txt = tu_slurp_fd(fd, &n);
+    char *hb = strstr((char *)txt, "heartbeat=");
+    assert_non_null(hb);
+    char old[21];
+    snprintf(old, sizeof old, "%020lld", (long long)(st_now() - 100));
+    memcpy(hb + 10, old, 20);
+    assert_int_equal(pwrite(fd, txt, n, 0), (ssize_t)n);
+    close(fd);
+    free(txt);
+    st_lock_inspect(s, pfd, &li, &stale);
+    assert_true(stale);
+    /* ...until the holder's heartbeat refreshes it */
+    assert_int_equal(fy_store_heartbeat(a, err, sizeof err), 0);
+    st_lock_inspect(s, pfd, &li, &stale);
+    assert_false(stale);
+    assert_true(st_now() - li.heartbeat <= 1);
+    /* a bad input fd is the caller's problem, not the store's: the writer goes on */
+    int dirfd = open("/", O_RDONLY | O_DIRECTORY);
+    fy_store_objref ref;
+    assert_int_equal(fy_store_put_fd(a, dirfd, &ref, err, sizeof err), FY_STORE_ERR_SOURCE);
+    close(dirfd);
+    assert_int_equal(fy_store_exit_code(FY_STORE_ERR_SOURCE), FY_EXIT_PARTIAL);
+    assert_int_equal(tu_add(a, "<My Documents>\\ok.txt", "ok", 2, 1, err, sizeof err), 0);
+    fy_store_meta m = {0};
+    assert_int_equal(fy_store_commit(a, &m, NULL, err, sizeof err), 0);
+    fy_store_writer_free(a);
+    struct stat st;
+    assert_int_not_equal(stat(lp, &st), 0); /* released */
+    int nf;
+    assert_int_equal(tu_check_gen(s, &TU_ID, NULL, 0, &nf), 0);
+    assert_int_equal(nf, 1);
+    close(pfd);
+    free(pdir);
     free(lp);
     fy_store_close(s);
 }
@@ -405,7 +480,8 @@ static int crash_gen(fy_store *s, const fy_store_id *id, const fy_store_write_op
     if (!rc) {
         uint8_t reg[6000];
         tu_fill(reg, sizeof reg, (uint32_t)v + 1);
-        fy_store_reg r = {.key = "HKCU\\Software\\X", .value = "Big", .type = 3, .data = reg, .len = sizeof reg};
+        fy_store_reg r = {
+            .key = "HKCU\\Software\\X", .value = "Big", .type = 3, .data = reg, .len = sizeof reg};
         rc = fy_store_add_reg(w, &r, err, es);
     }
     fy_store_meta m = {0};
@@ -438,7 +514,8 @@ static void check_whole(fy_store *s, const fy_store_id *id, size_t *n_gens, bool
     int n = 0;
     while ((rc = fy_store_gen_next(g, &e, err, sizeof err)) == 1) {
         n++;
-        const fy_store_objref *ref = e.kind == FY_STORE_ENTRY_FILE ? &e.file.content : &e.reg.data_ref;
+        const fy_store_objref *ref =
+            e.kind == FY_STORE_ENTRY_FILE ? &e.file.content : &e.reg.data_ref;
         if (e.kind == FY_STORE_ENTRY_REG && !e.reg.data_is_object) continue;
         int ofd = tu_memfd("", 0);
         rc = fy_store_read_object(r, ref, ofd, err, sizeof err);
@@ -483,8 +560,10 @@ static long crash_series(const fy_store_id *id, bool overwrite, long stride, int
         int st;
         assert_int_equal(waitpid(child, &st, 0), child);
         bool finished = WIFEXITED(st);
-        if (finished) assert_int_equal(WEXITSTATUS(st), 0);
-        else assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        if (finished)
+            assert_int_equal(WEXITSTATUS(st), 0);
+        else
+            assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
         s = tu_open(g_dir, &po);
         int nd = 0;
         int vrc = tu_verify(s, NULL, NULL, &nd);
@@ -499,7 +578,8 @@ static long crash_series(const fy_store_id *id, bool overwrite, long stride, int
          * now and then, which keeps the store, and so each verify, small) */
         v = ++*version;
         fy_store_write_opts wo = {.overwrite = after >= 4};
-        if (crash_gen(s, id, &wo, v, err, sizeof err)) fail_msg("writer after crash %ld: %s", k, err);
+        if (crash_gen(s, id, &wo, v, err, sizeof err))
+            fail_msg("writer after crash %ld: %s", k, err);
         char *tmp = fy_xasprintf("%s/%s/%s/%s/tmp", g_dir, id->domain, id->user, id->computer);
         assert_int_equal(tu_count_files(tmp), 0);
         free(tmp);
@@ -686,7 +766,8 @@ static int read_everything(fy_store *s, const char *pw)
     for (size_t i = 0; i < np; i++) {
         fy_store_id id = {pl[i].domain, pl[i].user, pl[i].computer};
         fy_store_reader *r;
-        if ((rc = fy_store_reader_open(s, &id, pw, pw ? strlen(pw) : 0, &r, err, sizeof err))) break;
+        if ((rc = fy_store_reader_open(s, &id, pw, pw ? strlen(pw) : 0, &r, err, sizeof err)))
+            break;
         size_t ng;
         const fy_store_gen_info *gi = fy_store_reader_gens(r, &ng);
         for (size_t gk = 0; gk < ng && !rc; gk++) {
@@ -795,6 +876,7 @@ int main(void)
     if (getenv("STORE_TEST_FILTER")) cmocka_set_test_filter(getenv("STORE_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_fallback_and_heartbeat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_personalities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_personality, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
