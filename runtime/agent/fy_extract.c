@@ -130,7 +130,7 @@ static const char *remap_dest(xctx *x, const fy_verdict *v, const char *folder)
     return fy_buf_cstr(&x->dest);
 }
 
-static void take_file(xctx *x, int drive, const char *rel, const char *norm_folder,
+static void take_file(xctx *x, int dfd, int drive, const char *rel, const char *norm_folder,
                       const char *name, const struct stat *st, const fy_meta *meta,
                       const fy_verdict *v)
 {
@@ -174,9 +174,11 @@ static void take_file(xctx *x, int drive, const char *rel, const char *norm_fold
         prev->mtime == f.mtime && prev->has_content) {
         f.content = prev->content;
     } else {
-        int fd = fy_safe_open(x->drive_roots[drive], rel, O_RDONLY, 0, err, sizeof err);
+        /* Relative to the folder the walker holds open: every folder on the way was checked
+         * not to be a link, and O_NOFOLLOW refuses a file swapped for one since. */
+        int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
-            skipped(x, npath, err);
+            skipped(x, npath, strerror(errno));
             return;
         }
         int rc = fy_store_put_fd(x->w, fd, &f.content, err, sizeof err);
@@ -240,6 +242,11 @@ static void walk_dir(xctx *x, const char *host, const char *win, bool recurse, i
         return;
     }
     char *norm = fy_machine_normalise(x->m, x->u, win);
+    /* Attributes, creation times and streams: from xattrs on an NTFS mount, else from the
+     * folder's side file when there is one; plain folders without one have none. */
+    bool want_meta = fy_safe_root_meta_mode(x->drive_roots[drive]) != FY_META_SIDEFILE ||
+                     faccessat(dirfd(d), ".ferry-attrs", F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+                     faccessat(dirfd(d), ".ferry-streams", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
     fy_buf child_host = {0}, child_win = {0}, child_rel = {0};
     struct dirent *e;
     while (!x->fatal && (e = readdir(d))) {
@@ -272,15 +279,19 @@ static void walk_dir(xctx *x, const char *host, const char *win, bool recurse, i
                        .mtime_local = fy_machine_local_time(x->m, st.st_mtim.tv_sec)};
         fy_meta meta;
         char err[256];
-        if (fy_safe_get_meta(x->drive_roots[drive], fy_buf_cstr(&child_rel), &meta, err, sizeof err) == 0) {
-            if (meta.has_attrs) o.attrib = meta.attrs;
-        } else {
-            memset(&meta, 0, sizeof meta);
+        memset(&meta, 0, sizeof meta);
+        if (want_meta) {
+            if (fy_safe_get_meta(x->drive_roots[drive], fy_buf_cstr(&child_rel), &meta, err, sizeof err) == 0) {
+                if (meta.has_attrs) o.attrib = meta.attrs;
+            } else {
+                fy_meta_free(&meta);
+                memset(&meta, 0, sizeof meta);
+            }
         }
         fy_verdict v;
         fy_vm_classify(x->vm, &o, &v);
         if (v.decision == FY_DECIDE_INCLUDE) {
-            take_file(x, drive, fy_buf_cstr(&child_rel), norm, name, &st, &meta, &v);
+            take_file(x, dirfd(d), drive, fy_buf_cstr(&child_rel), norm, name, &st, &meta, &v);
         } else if (fy_log_enabled(x->a->log, FY_LOG_TRACE)) {
             fy_log_msg(x->a->log, FY_LOG_TRACE, "%s %s\\%s",
                        v.decision == FY_DECIDE_EXCLUDE ? "excluded" : "not selected", norm, name);
