@@ -979,7 +979,7 @@ static int place(fy_safe_root *r, const char *relpath, const void *data, size_t 
         if (crc < 0) goto out;
     }
     if (fy_sm_apply_fd(r, tmpfd, &eff, full, err, es) < 0) goto out;
-    if (fsync(tmpfd) < 0) {
+    if (!o->defer_sync && fsync(tmpfd) < 0) {
         fail(err, es, errno, "cannot sync \"%s\": %s", full, strerror(errno));
         goto out;
     }
@@ -998,7 +998,7 @@ static int place(fy_safe_root *r, const char *relpath, const void *data, size_t 
         goto out;
     }
     tmp[0] = '\0';
-    if (fy_sp_fsync_dir(w.dirfd) < 0) {
+    if (!o->defer_sync && fy_sp_fsync_dir(w.dirfd) < 0) {
         fail(err, es, errno, "cannot sync folder \"%s\": %s", w.dirpath, strerror(errno));
         goto out;
     }
@@ -1115,4 +1115,17 @@ struct timespec fy_timespec_from_filetime(int64_t ft)
         sec--;
     }
     return (struct timespec){.tv_sec = (time_t)(sec - FT_EPOCH_DIFF), .tv_nsec = (long)rem * 100};
+}
+
+int fy_safe_root_sync(fy_safe_root *r, char *err, size_t err_size)
+{
+    /* syncfs needs a real descriptor, not the O_PATH one */
+    int fd = openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) < 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return fail(err, err_size, e, "cannot sync \"%s\": %s", r->dir, strerror(e));
+    }
+    close(fd);
+    return 0;
 }

@@ -180,7 +180,12 @@ typedef struct fy_place_opts {
     bool keep_security;        /* replacing: keep the old file's owner, mode, security
                                   descriptor (ntfs-3g/ntfs3), and its attributes and creation
                                   time unless meta sets them (hives) */
+    bool defer_sync;           /* no fsync of the file and its folder: the caller syncs the
+                                  whole volume later with fy_safe_root_sync (many files) */
 } fy_place_opts;
+
+/* Flushes everything written beneath the root to disk (syncfs). */
+int fy_safe_root_sync(fy_safe_root *r, char *err, size_t err_size);
 
 /* Writes a file atomically: a temporary name in the same folder (.ferry-tmp-XXXXXXXX),
  * content, streams, creation time, times, attributes, fsync, rename over relpath, fsync of
