@@ -883,7 +883,7 @@ static int open_target_roots(ictx *x)
     char err[512];
     x->roots = fy_xcalloc(x->m->ndrives + 1, sizeof(*x->roots));
     for (size_t i = 0; i < x->m->ndrives; i++) {
-        if (fy_safe_root_open(x->m->drives[i].root, x->a->o->dry_run ? FY_SAFE_READ_ONLY : 0, &x->roots[i], err,
+        if (fy_safe_root_open(x->m->drives[i].root, x->a->o->dry_run ? FY_SAFE_READ_ONLY : FY_SAFE_DEFER_SYNC, &x->roots[i], err,
                               sizeof err)) {
             fy_agent_msg(x->a, FY_LOG_ERROR, "%s", err);
             return FY_EXIT_MACHINE;

@@ -456,7 +456,7 @@ static int sf_write(fy_safe_root *r, fy_sidefile *s, char *err, size_t es)
              strerror(errno));
         goto out;
     }
-    if (fy_sp_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+    if (fy_sp_write_all(fd, b.data, b.len) < 0 || (!(r->flags & FY_SAFE_DEFER_SYNC) && fsync(fd) < 0)) {
         fail(err, es, errno, "cannot write " FY_SIDE_ATTRS " in \"%s\": %s", s->dir,
              strerror(errno));
         goto out;
@@ -469,7 +469,7 @@ static int sf_write(fy_safe_root *r, fy_sidefile *s, char *err, size_t es)
         goto out;
     }
     tmp[0] = '\0';
-    if (fy_sp_fsync_dir(dirfd) < 0) {
+    if (!(r->flags & FY_SAFE_DEFER_SYNC) && fy_sp_fsync_dir(dirfd) < 0) {
         fail(err, es, errno, "cannot sync folder \"%s\": %s", s->dir, strerror(errno));
         goto out;
     }
@@ -676,7 +676,7 @@ static int side_write_stream(fy_safe_root *r, int dirfd, const char *name, const
              strerror(errno));
         goto out;
     }
-    if (fy_sp_write_all(fd, sd->data, sd->size) < 0 || fsync(fd) < 0) {
+    if (fy_sp_write_all(fd, sd->data, sd->size) < 0 || (!(r->flags & FY_SAFE_DEFER_SYNC) && fsync(fd) < 0)) {
         fail(err, es, errno, "cannot write stream %s of \"%s\": %s", sd->name, name,
              strerror(errno));
         goto out;
@@ -689,7 +689,7 @@ static int side_write_stream(fy_safe_root *r, int dirfd, const char *name, const
         goto out;
     }
     tmp[0] = '\0';
-    rc = fy_sp_fsync_dir(sfd);
+    rc = (r->flags & FY_SAFE_DEFER_SYNC) ? 0 : fy_sp_fsync_dir(sfd);
     if (rc < 0) fail(err, es, errno, "cannot sync " FY_SIDE_STREAMS ": %s", strerror(errno));
 out:
     if (fd >= 0) close(fd);

@@ -979,7 +979,8 @@ static int place(fy_safe_root *r, const char *relpath, const void *data, size_t 
         if (crc < 0) goto out;
     }
     if (fy_sm_apply_fd(r, tmpfd, &eff, full, err, es) < 0) goto out;
-    if (!o->defer_sync && fsync(tmpfd) < 0) {
+    bool defer = o->defer_sync || (r->flags & FY_SAFE_DEFER_SYNC);
+    if (!defer && fsync(tmpfd) < 0) {
         fail(err, es, errno, "cannot sync \"%s\": %s", full, strerror(errno));
         goto out;
     }
@@ -998,7 +999,7 @@ static int place(fy_safe_root *r, const char *relpath, const void *data, size_t 
         goto out;
     }
     tmp[0] = '\0';
-    if (!o->defer_sync && fy_sp_fsync_dir(w.dirfd) < 0) {
+    if (!defer && fy_sp_fsync_dir(w.dirfd) < 0) {
         fail(err, es, errno, "cannot sync folder \"%s\": %s", w.dirpath, strerror(errno));
         goto out;
     }
@@ -1119,6 +1120,7 @@ struct timespec fy_timespec_from_filetime(int64_t ft)
 
 int fy_safe_root_sync(fy_safe_root *r, char *err, size_t err_size)
 {
+    if (fy_safe_root_flush(r, err, err_size) < 0) return -1;
     /* syncfs needs a real descriptor, not the O_PATH one */
     int fd = openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || syncfs(fd) < 0) {

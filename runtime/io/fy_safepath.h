@@ -49,6 +49,9 @@ enum {
     /* Tests only: behave as on ntfs-3g, with its xattrs under user.ferrytest.* (a plain
      * file system with user xattrs), so that the xattr code runs without an NTFS mount. */
     FY_SAFE_EMULATE_NTFS3G = 1u << 3,
+    /* many files: placement and side files skip their per-file fsync; the caller syncs the
+     * volume with fy_safe_root_sync before it depends on them (injection) */
+    FY_SAFE_DEFER_SYNC = 1u << 4,
 };
 
 /* Opens dir (which may itself be reached through links: the administrator named it) as a
