@@ -541,7 +541,8 @@ static const char usage_tail[] =
     "else the template's [Data Store] Data Store Location; \\\\server\\share paths are mapped by\n"
     "FERRY_UNC_MAP='\\\\server\\share=/mnt/share;...'. With no /ALLUSERS or /INCLUDEUSER, the\n"
     "volume's last logged-on user is migrated. Environment: FERRY_PASSWORD (rather than\n"
-    "/PASSWORD), FERRY_LOG_DIR, FERRY_LOG_LEVEL, FERRY_LOG_FORMAT=cmtrace, FERRY_IMAGE_ACCOUNTS.\n"
+    "/PASSWORD), FERRY_LOG_DIR, FERRY_LOG_LEVEL, FERRY_LOG_FORMAT=cmtrace, FERRY_IMAGE_ACCOUNTS,\n"
+    "FERRY_SID_MAP (ferry's --sid-map), FERRY_REPORT (--report FILE.json).\n"
     "Exit codes: 0 ok, 1 some objects or users skipped, 2 command line, 3 template, 4 store,\n"
     "5 password, 6 machine (or no user to migrate), 7 I/O, 8 cancelled (docs/agent.md).\n";
 
@@ -698,7 +699,7 @@ static int template_store(se_run *r, const char *cfg, char **location)
     return rc;
 }
 
-static int env_log_opts(se_run *r)
+static int env_opts(se_run *r)
 {
     fy_agent_opts *o = &r->o;
     const char *v = getenv("FERRY_LOG_DIR");
@@ -711,6 +712,12 @@ static int env_log_opts(se_run *r)
                         "FERRY_LOG_LEVEL takes error, warning, info, verbose or trace, not '%s'", v);
         o->log_level = (int)lv;
     }
+    /* what se has no switch for, and SCCM wrappers need: SIDs for users the target has no
+     * profile for (an image before its first logon), and a machine-readable summary */
+    v = getenv("FERRY_SID_MAP");
+    if (v && *v) o->sid_map = v;
+    v = getenv("FERRY_REPORT");
+    if (v && *v) o->report = v;
     v = getenv("FERRY_LOG_FORMAT");
     if (v && *v) {
         if (strcasecmp(v, "text") == 0)
@@ -799,7 +806,7 @@ int fy_cmd_se(int argc, char **argv)
             o->password = fy_xstrndup(env, o->password_len);
         }
     }
-    if ((rc = env_log_opts(&r))) goto out;
+    if ((rc = env_opts(&r))) goto out;
     o->hide_status = a.hide_status;
     o->no_cancel = a.no_cancel;
     if (a.op != FY_AGENT_IMPORT) {

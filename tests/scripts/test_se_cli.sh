@@ -72,6 +72,15 @@ cmp -s "$xp/Documents and Settings/jsmith/Docs/Project Plan.docx" "$w10/Users/js
   fail "jsmith's Project Plan.docx differs"
 ls "$t/logs"/NEWPC01_*_Inj.log >/dev/null 2>&1 || fail "no injection log"
 
+# FERRY_SID_MAP gives a SID to a user the target has no profile for; FERRY_REPORT a summary
+cp -a "$t/w10.orig" "$t/w10s"
+printf 'OLDCORP\\hdowd,NEWCORP\\hdowd,S-1-5-21-1004336348-1177238915-682003330-1301\n' >"$t/sids.csv"
+FERRY_SID_MAP="$t/sids.csv" FERRY_REPORT="$t/inj.json" \
+  run 0 "$se" /AUTOINJECT /ALLUSERS /EXCLUDELOCAL /HIDESTATUS /DOMAIN OLDCORP:NEWCORP /MACHINE "$t/w10s"
+[ -f "$t/w10s/Users/hdowd/Documents/Quarterly Report.docx" ] || fail "FERRY_SID_MAP: hdowd got no profile"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["operation"]=="inject" and d["exit_code"]==0 and len(d["users"])==2' "$t/inj.json" ||
+  fail "FERRY_REPORT: no inject report with the exit code"
+
 # ---- 4. se /AUTOBACKUP /ALLUSERS /hidestatus /nocancel: a second generation ----
 echo "changed for the backup" >>"$xp/Documents and Settings/hdowd/Desktop/todo.txt"
 run "0|1" "$se" /AUTOBACKUP /ALLUSERS /hidestatus /nocancel /MACHINE "$xp"
@@ -200,4 +209,4 @@ if [ "$fails" -gt 0 ]; then
   echo "$fails check(s) failed"
   exit 1
 fi
-echo "test_se: all checks passed"
+echo "test_se_cli: all checks passed"
