@@ -75,10 +75,10 @@ char *fy_se_switch_list(void)
 
 /* ---- the parser ---- */
 
-#define PUSH(arr, n, v)                                                                        \
-    do {                                                                                       \
-        (arr) = fy_xrealloc((void *)(arr), ((n) + 1) * sizeof(*(arr)));                        \
-        (arr)[(n)++] = (v);                                                                    \
+#define PUSH(arr, n, v)                                                                            \
+    do {                                                                                           \
+        (arr) = fy_xrealloc((void *)(arr), ((n) + 1) * sizeof(*(arr)));                            \
+        (arr)[(n)++] = (v);                                                                        \
     } while (0)
 
 /* The switch an argument names ("/CONFIG:x" names /CONFIG), or NULL. */
@@ -227,17 +227,30 @@ int fy_se_parse(int argc, char **argv, fy_se_args *a, char *err, size_t es)
         }
         const char *v = nvals ? vals[0] : NULL;
         switch (sw->id) {
-        case FY_SE_AUTOEXTRACT: a->op = FY_AGENT_EXTRACT, nops++; break;
-        case FY_SE_AUTOINJECT: a->op = FY_AGENT_INJECT, nops++; break;
-        case FY_SE_AUTOBACKUP: a->op = FY_AGENT_BACKUP, nops++; break;
+        case FY_SE_AUTOEXTRACT:
+            a->op = FY_AGENT_EXTRACT, nops++;
+            break;
+        case FY_SE_AUTOINJECT:
+            a->op = FY_AGENT_INJECT, nops++;
+            break;
+        case FY_SE_AUTOBACKUP:
+            a->op = FY_AGENT_BACKUP, nops++;
+            break;
         case FY_SE_IMPORT:
             a->op = FY_AGENT_IMPORT, nops++;
             a->import_from = v;
             break;
-        case FY_SE_PASSWORD: break; /* taken (and scrubbed) by scrub_passwords */
-        case FY_SE_CONFIG: a->config = v; break;
-        case FY_SE_DATASTORE: a->datastore = v; break;
-        case FY_SE_MACHINE: a->machine = v; break;
+        case FY_SE_PASSWORD:
+            break; /* taken (and scrubbed) by scrub_passwords */
+        case FY_SE_CONFIG:
+            a->config = v;
+            break;
+        case FY_SE_DATASTORE:
+            a->datastore = v;
+            break;
+        case FY_SE_MACHINE:
+            a->machine = v;
+            break;
         case FY_SE_SOURCE:
             a->source = v;
             inject_only = true, inject_only_name = sw->name;
@@ -254,8 +267,12 @@ int fy_se_parse(int argc, char **argv, fy_se_args *a, char *err, size_t es)
             }
             if (sw->id == FY_SE_INCLUDEUSER) user_switch = true;
             break;
-        case FY_SE_ALLUSERS: a->all_users = true, user_switch = true; break;
-        case FY_SE_EXCLUDELOCAL: a->exclude_local = true; break;
+        case FY_SE_ALLUSERS:
+            a->all_users = true, user_switch = true;
+            break;
+        case FY_SE_EXCLUDELOCAL:
+            a->exclude_local = true;
+            break;
         case FY_SE_EXCLUDEDOMAIN:
             if (strchr(v, '\\'))
                 rc = perr(err, es, "/EXCLUDEDOMAIN takes a domain name, not '%s'", v);
@@ -295,10 +312,18 @@ int fy_se_parse(int argc, char **argv, fy_se_args *a, char *err, size_t es)
             a->to_logged_in = true;
             inject_only = true, inject_only_name = sw->name;
             break;
-        case FY_SE_NOCANCEL: a->no_cancel = true; break;
-        case FY_SE_HIDESTATUS: a->hide_status = true; break;
-        case FY_SE_HELP: a->help = true; break;
-        case FY_SE_VERSION: a->version = true; break;
+        case FY_SE_NOCANCEL:
+            a->no_cancel = true;
+            break;
+        case FY_SE_HIDESTATUS:
+            a->hide_status = true;
+            break;
+        case FY_SE_HELP:
+            a->help = true;
+            break;
+        case FY_SE_VERSION:
+            a->version = true;
+            break;
         }
         free(vals);
     }
@@ -307,16 +332,19 @@ int fy_se_parse(int argc, char **argv, fy_se_args *a, char *err, size_t es)
     a->nowned_ = ps.nowned;
     if (rc || a->help || a->version) return rc;
     if (nops == 0)
-        return perr(err, es, "say what to do: /AUTOEXTRACT, /AUTOINJECT, /AUTOBACKUP or /IMPORT \"folder\"");
+        return perr(err, es,
+                    "say what to do: /AUTOEXTRACT, /AUTOINJECT, /AUTOBACKUP or /IMPORT \"folder\"");
     if (nops > 1)
-        return perr(err, es, "give one of /AUTOEXTRACT, /AUTOINJECT, /AUTOBACKUP and /IMPORT, not several");
+        return perr(err, es,
+                    "give one of /AUTOEXTRACT, /AUTOINJECT, /AUTOBACKUP and /IMPORT, not several");
     if (a->all_users && a->ninclude)
         return perr(err, es, "give /ALLUSERS or /INCLUDEUSER, not both");
     if (inject_only && a->op != FY_AGENT_INJECT)
         return perr(err, es, "%s goes with /AUTOINJECT", inject_only_name);
-    if (a->op == FY_AGENT_IMPORT &&
-        (user_switch || a->nexclude || a->exclude_local || a->nexclude_domains || a->exclude_unused_days))
-        return perr(err, es, "/IMPORT takes a whole personality folder: user switches do not apply");
+    if (a->op == FY_AGENT_IMPORT && (user_switch || a->nexclude || a->exclude_local ||
+                                     a->nexclude_domains || a->exclude_unused_days))
+        return perr(err, es,
+                    "/IMPORT takes a whole personality folder: user switches do not apply");
     return 0;
 }
 
@@ -325,9 +353,11 @@ void fy_se_args_free(fy_se_args *a)
     free(a->include);
     free(a->exclude);
     free(a->exclude_domains);
-    for (size_t i = 0; i < a->ndomains; i++) free((char *)a->domains[i].from), free((char *)a->domains[i].to);
+    for (size_t i = 0; i < a->ndomains; i++)
+        free((char *)a->domains[i].from), free((char *)a->domains[i].to);
     free(a->domains);
-    for (size_t i = 0; i < a->nowned_; i++) free(a->owned_[i]);
+    for (size_t i = 0; i < a->nowned_; i++)
+        free(a->owned_[i]);
     free(a->owned_);
     if (a->password) {
         memset(a->password, 0, a->password_len);
@@ -338,7 +368,10 @@ void fy_se_args_free(fy_se_args *a)
 
 /* ---- UNC paths ---- */
 
-static bool is_sep(char c) { return c == '\\' || c == '/'; }
+static bool is_sep(char c)
+{
+    return c == '\\' || c == '/';
+}
 
 /* Splits a UNC path's components after the leading two separators; empty components (a
  * doubled separator) are dropped. Returns the count; -1 when path is not UNC. */
@@ -350,20 +383,23 @@ static int unc_split(const char *path, char ***parts)
     const char *p = path + 2;
     while (*p) {
         size_t k = 0;
-        while (p[k] && !is_sep(p[k])) k++;
+        while (p[k] && !is_sep(p[k]))
+            k++;
         if (k) {
             *parts = fy_xrealloc(*parts, (size_t)(n + 1) * sizeof(char *));
             (*parts)[n++] = fy_xstrndup(p, k);
         }
         p += k;
-        while (is_sep(*p)) p++;
+        while (is_sep(*p))
+            p++;
     }
     return n;
 }
 
 static void free_parts(char **parts, int n)
 {
-    for (int i = 0; i < n; i++) free(parts[i]);
+    for (int i = 0; i < n; i++)
+        free(parts[i]);
     free(parts);
 }
 
@@ -388,8 +424,10 @@ int fy_se_map_unc(const char *path, const char *map, char **out, char *err, size
         }
     }
     char *save = NULL;
-    for (char *e = mapcopy ? strtok_r(mapcopy, ";", &save) : NULL; e; e = strtok_r(NULL, ";", &save)) {
-        while (*e == ' ') e++;
+    for (char *e = mapcopy ? strtok_r(mapcopy, ";", &save) : NULL; e;
+         e = strtok_r(NULL, ";", &save)) {
+        while (*e == ' ')
+            e++;
         if (!*e) continue;
         char *eq = strchr(e, '=');
         char **kp = NULL;
@@ -405,7 +443,8 @@ int fy_se_map_unc(const char *path, const char *map, char **out, char *err, size
             goto out;
         }
         bool match = nk <= np;
-        for (int i = 0; i < nk && match; i++) match = fy_streq_ci(kp[i], pp[i]);
+        for (int i = 0; i < nk && match; i++)
+            match = fy_streq_ci(kp[i], pp[i]);
         free_parts(kp, nk);
         if (match && nk > best_len) {
             best_len = nk;
@@ -413,15 +452,17 @@ int fy_se_map_unc(const char *path, const char *map, char **out, char *err, size
         }
     }
     if (!best_dir) {
-        snprintf(err, es,
-                 "%s is a UNC path and FERRY_UNC_MAP maps no \\\\%s\\%s to a local mount: mount the "
-                 "share (mount -t cifs //%s/%s /mnt/...) and set FERRY_UNC_MAP='\\\\%s\\%s=/mnt/...'",
-                 path, pp[0], pp[1], pp[0], pp[1], pp[0], pp[1]);
+        snprintf(
+            err, es,
+            "%s is a UNC path and FERRY_UNC_MAP maps no \\\\%s\\%s to a local mount: mount the "
+            "share (mount -t cifs //%s/%s /mnt/...) and set FERRY_UNC_MAP='\\\\%s\\%s=/mnt/...'",
+            path, pp[0], pp[1], pp[0], pp[1], pp[0], pp[1]);
         goto out;
     }
     fy_buf b = {0};
     size_t dl = strlen(best_dir);
-    while (dl > 1 && best_dir[dl - 1] == '/') dl--;
+    while (dl > 1 && best_dir[dl - 1] == '/')
+        dl--;
     fy_buf_put(&b, best_dir, dl);
     for (int i = best_len; i < np; i++) {
         if (strcmp(pp[i], ".") == 0) continue;
@@ -467,11 +508,20 @@ bool fy_se_image_account(const fy_machine_user *u, const char *image_accounts, c
 {
     if (u->sid && strncmp(u->sid, "S-1-5-21-", 9) == 0) {
         switch (u->rid) {
-        case 500: *why = "the built-in Administrator (RID 500)"; return true;
-        case 501: *why = "the built-in Guest (RID 501)"; return true;
-        case 503: *why = "the built-in DefaultAccount (RID 503)"; return true;
-        case 504: *why = "the built-in WDAGUtilityAccount (RID 504)"; return true;
-        default: break;
+        case 500:
+            *why = "the built-in Administrator (RID 500)";
+            return true;
+        case 501:
+            *why = "the built-in Guest (RID 501)";
+            return true;
+        case 503:
+            *why = "the built-in DefaultAccount (RID 503)";
+            return true;
+        case 504:
+            *why = "the built-in WDAGUtilityAccount (RID 504)";
+            return true;
+        default:
+            break;
         }
     }
     /* Windows setup's temporary accounts: defaultuser0, defaultuser100000, ... */
@@ -509,9 +559,10 @@ int fy_se_logged_on_user(const fy_machine *m, const char *image_accounts,
                      "/ALLUSERS or /INCLUDEUSER DOMAIN\\user",
                      m->computer_name, who);
         else
-            snprintf(err, es,
-                     "%s records no last logged-on user: use /ALLUSERS or /INCLUDEUSER DOMAIN\\user",
-                     m->computer_name);
+            snprintf(
+                err, es,
+                "%s records no last logged-on user: use /ALLUSERS or /INCLUDEUSER DOMAIN\\user",
+                m->computer_name);
         return FY_EXIT_MACHINE;
     }
     if (fy_se_image_account(u, image_accounts, &why)) {
@@ -529,7 +580,8 @@ int fy_se_logged_on_user(const fy_machine *m, const char *image_accounts,
 
 static const char usage_head[] =
     "usage: se /AUTOEXTRACT | /AUTOINJECT | /AUTOBACKUP | /IMPORT \"folder\"\n"
-    "          [/MACHINE \"dir\"] [/CONFIG \"SE.cfg\"] [/DATASTORE \"path\"] [user switches] [...]\n"
+    "          [/MACHINE \"dir\"] [/CONFIG \"SE.cfg\"] [/DATASTORE \"path\"] [user switches] "
+    "[...]\n"
     "       se /? | --help | --version\n"
     "\n"
     "The Migrate7 se.exe switches, any case, mapped onto ferry (docs/se.md):\n";
@@ -572,7 +624,9 @@ static const char *own(se_run *r, char *s)
 
 static fy_log_op log_op(fy_agent_op op)
 {
-    return op == FY_AGENT_INJECT ? FY_OP_INJECT : op == FY_AGENT_BACKUP ? FY_OP_BACKUP : FY_OP_EXTRACT;
+    return op == FY_AGENT_INJECT   ? FY_OP_INJECT
+           : op == FY_AGENT_BACKUP ? FY_OP_BACKUP
+                                   : FY_OP_EXTRACT;
 }
 
 /* se stopped before the agent ran (exit 2 to 7): the message on stderr and, for machine
@@ -626,7 +680,8 @@ static const char *local_path(se_run *r, const char *what, const char *path, int
         *rc = stop(r, NULL, FY_EXIT_USAGE, "%s: %s", what, err);
         return NULL;
     }
-    if (((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) && path[1] == ':') {
+    if (((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) &&
+        path[1] == ':') {
         *rc = stop(r, NULL, FY_EXIT_USAGE,
                    "%s: %s is a Windows drive path, which means nothing offline: give a Linux "
                    "folder, or a \\\\server\\share path mapped by FERRY_UNC_MAP",
@@ -665,8 +720,8 @@ static int find_template(se_run *r, const fy_se_args *a, const char **cfg)
         *cfg = own(r, found);
     } else if (!(a->op == FY_AGENT_IMPORT && a->datastore)) {
         rc = stop(r, NULL, FY_EXIT_USAGE,
-                  "no SE.cfg in the current folder (%s) or beside se (%s): give /CONFIG \"path\"", dir,
-                  xdir ? xdir : "?");
+                  "no SE.cfg in the current folder (%s) or beside se (%s): give /CONFIG \"path\"",
+                  dir, xdir ? xdir : "?");
     }
     free(dir);
     free(xdir);
@@ -709,7 +764,8 @@ static int env_opts(se_run *r)
         fy_log_level lv;
         if (fy_log_level_parse(v, &lv))
             return stop(r, NULL, FY_EXIT_USAGE,
-                        "FERRY_LOG_LEVEL takes error, warning, info, verbose or trace, not '%s'", v);
+                        "FERRY_LOG_LEVEL takes error, warning, info, verbose or trace, not '%s'",
+                        v);
         o->log_level = (int)lv;
     }
     /* what se has no switch for, and SCCM wrappers need: SIDs for users the target has no
@@ -725,7 +781,8 @@ static int env_opts(se_run *r)
         else if (strcasecmp(v, "cmtrace") == 0)
             o->log_format = FY_LOG_CMTRACE;
         else
-            return stop(r, NULL, FY_EXIT_USAGE, "FERRY_LOG_FORMAT takes text or cmtrace, not '%s'", v);
+            return stop(r, NULL, FY_EXIT_USAGE, "FERRY_LOG_FORMAT takes text or cmtrace, not '%s'",
+                        v);
     }
     return 0;
 }
@@ -759,12 +816,14 @@ static int logged_on_users(se_run *r, const fy_se_args *a)
                     PUSH(o->users.include, o->users.ninclude,
                          own(r, fy_xasprintf("%s\\%s", a->domains[i].from, u->name)));
         }
-        fprintf(stderr, "se: the logged-on user of %s (the last logged-on user the volume records): %s\n",
+        fprintf(stderr,
+                "se: the logged-on user of %s (the last logged-on user the volume records): %s\n",
                 m->computer_name, u->account);
     }
     if (a->to_logged_in) {
         o->to_user = own(r, fy_xstrdup(u->account));
-        fprintf(stderr, "se: injecting into the logged-on user of %s: %s\n", m->computer_name, u->account);
+        fprintf(stderr, "se: injecting into the logged-on user of %s: %s\n", m->computer_name,
+                u->account);
     }
 out:
     fy_machine_free(m);
@@ -794,8 +853,9 @@ int fy_cmd_se(int argc, char **argv)
     }
     o->op = a.op;
     if (a.password) {
-        fprintf(stderr, "se: warning: /PASSWORD is visible to other processes (it was blanked when se "
-                        "started); set FERRY_PASSWORD instead\n");
+        fprintf(stderr,
+                "se: warning: /PASSWORD is visible to other processes (it was blanked when se "
+                "started); set FERRY_PASSWORD instead\n");
         o->password = a.password;
         o->password_len = a.password_len;
         a.password = NULL;
@@ -833,16 +893,21 @@ int fy_cmd_se(int argc, char **argv)
     if (a.op != FY_AGENT_IMPORT) o->config = cfg;
     const char *store = a.datastore ? a.datastore : location;
     if (!store) {
-        rc = stop(&r, NULL, FY_EXIT_USAGE,
-                  "no data store: give /DATASTORE \"path\" or set [Data Store] Data Store Location in %s",
-                  cfg ? cfg : "SE.cfg");
+        rc = stop(
+            &r, NULL, FY_EXIT_USAGE,
+            "no data store: give /DATASTORE \"path\" or set [Data Store] Data Store Location in %s",
+            cfg ? cfg : "SE.cfg");
         goto out;
     }
-    if (!(o->store = local_path(&r, a.datastore ? "/DATASTORE" : "Data Store Location", store, &rc))) goto out;
+    if (!(o->store =
+              local_path(&r, a.datastore ? "/DATASTORE" : "Data Store Location", store, &rc)))
+        goto out;
 
     /* users */
-    for (size_t i = 0; i < a.ninclude; i++) PUSH(o->users.include, o->users.ninclude, a.include[i]);
-    for (size_t i = 0; i < a.nexclude; i++) PUSH(o->users.exclude, o->users.nexclude, a.exclude[i]);
+    for (size_t i = 0; i < a.ninclude; i++)
+        PUSH(o->users.include, o->users.ninclude, a.include[i]);
+    for (size_t i = 0; i < a.nexclude; i++)
+        PUSH(o->users.exclude, o->users.nexclude, a.exclude[i]);
     for (size_t i = 0; i < a.nexclude_domains; i++)
         PUSH(o->users.exclude_domains, o->users.nexclude_domains, a.exclude_domains[i]);
     o->users.exclude_local = a.exclude_local;
@@ -858,7 +923,8 @@ int fy_cmd_se(int argc, char **argv)
     rc = fy_agent_run(o);
 out:
     fy_cli_free_opts(o);
-    for (size_t i = 0; i < r.nowned; i++) free(r.owned[i]);
+    for (size_t i = 0; i < r.nowned; i++)
+        free(r.owned[i]);
     free(r.owned);
     fy_se_args_free(&a);
     return rc;

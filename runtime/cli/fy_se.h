@@ -23,17 +23,34 @@ typedef enum {
 } fy_se_arity;
 
 typedef enum {
-    FY_SE_AUTOEXTRACT = 1, FY_SE_AUTOINJECT, FY_SE_AUTOBACKUP, FY_SE_IMPORT, FY_SE_PASSWORD,
-    FY_SE_CONFIG, FY_SE_SOURCE, FY_SE_INCLUDEUSER, FY_SE_ALLUSERS, FY_SE_EXCLUDEUSER,
-    FY_SE_EXCLUDELOCAL, FY_SE_EXCLUDEUNUSED, FY_SE_DOMAIN, FY_SE_DATASTORE, FY_SE_EXCLUDEDISKS,
-    FY_SE_INJECTTOLOGGEDINUSER, FY_SE_EXCLUDEDOMAIN, FY_SE_NOCANCEL, FY_SE_HIDESTATUS,
-    FY_SE_MACHINE, FY_SE_HELP, FY_SE_VERSION,
+    FY_SE_AUTOEXTRACT = 1,
+    FY_SE_AUTOINJECT,
+    FY_SE_AUTOBACKUP,
+    FY_SE_IMPORT,
+    FY_SE_PASSWORD,
+    FY_SE_CONFIG,
+    FY_SE_SOURCE,
+    FY_SE_INCLUDEUSER,
+    FY_SE_ALLUSERS,
+    FY_SE_EXCLUDEUSER,
+    FY_SE_EXCLUDELOCAL,
+    FY_SE_EXCLUDEUNUSED,
+    FY_SE_DOMAIN,
+    FY_SE_DATASTORE,
+    FY_SE_EXCLUDEDISKS,
+    FY_SE_INJECTTOLOGGEDINUSER,
+    FY_SE_EXCLUDEDOMAIN,
+    FY_SE_NOCANCEL,
+    FY_SE_HIDESTATUS,
+    FY_SE_MACHINE,
+    FY_SE_HELP,
+    FY_SE_VERSION,
 } fy_se_id;
 
 /* One row of the switch table: docs/se.md lists the same rows (a test checks it). */
 typedef struct fy_se_switch {
     fy_se_id id;
-    const char *name;  /* "/AUTOEXTRACT": upper case, as the Migrate7 quick reference */
+    const char *name; /* "/AUTOEXTRACT": upper case, as the Migrate7 quick reference */
     fy_se_arity arity;
     const char *value; /* what the value is, for messages ("days"); NULL for flags */
     const char *ferry; /* what it becomes in ferry: "ferry extract", "--include-user" */
@@ -72,7 +89,8 @@ typedef struct fy_se_args {
  * /PASSWORD value is copied and overwritten in argv with '*' (so /proc/PID/cmdline no longer
  * shows it). Returns 0, or FY_EXIT_USAGE with err saying what is wrong (an unknown switch:
  * also the list of known ones). Checks what belongs together (one operation; /MACHINE is not
- * checked here: the environment may give it). */
+ * checked here: the environment may give it). Call fy_se_args_free afterwards, whatever it
+ * returns. */
 int fy_se_parse(int argc, char **argv, fy_se_args *out, char *err, size_t err_size);
 void fy_se_args_free(fy_se_args *a);
 
@@ -101,7 +119,7 @@ bool fy_se_image_account(const fy_machine_user *u, const char *image_accounts, c
  * user switch and for /INJECTTOLOGGEDINUSER. 0 and *u; or FY_EXIT_MACHINE with err (none
  * recorded, one without a profile here, or an image account: use /ALLUSERS or
  * /INCLUDEUSER). */
-int fy_se_logged_on_user(const fy_machine *m, const char *image_accounts,
-                         const fy_machine_user **u, char *err, size_t err_size);
+int fy_se_logged_on_user(const fy_machine *m, const char *image_accounts, const fy_machine_user **u,
+                         char *err, size_t err_size);
 
 #endif

@@ -31,14 +31,16 @@ static args *mk(const char *first, ...)
     va_list ap;
     va_start(ap, first);
     a->argv[a->argc++] = strdup("se");
-    for (const char *s = first; s; s = va_arg(ap, const char *)) a->argv[a->argc++] = strdup(s);
+    for (const char *s = first; s; s = va_arg(ap, const char *))
+        a->argv[a->argc++] = strdup(s);
     va_end(ap);
     return a;
 }
 
 static void rm(args *a)
 {
-    for (int i = 0; i < a->argc; i++) free(a->argv[i]);
+    for (int i = 0; i < a->argc; i++)
+        free(a->argv[i]);
     free(a);
 }
 
@@ -51,12 +53,12 @@ static int parse(args *a, fy_se_args *out)
     return fy_se_parse(a->argc, a->argv, out, err, sizeof err);
 }
 
-#define PARSE_OK(...)                                                                          \
-    args *A = mk(__VA_ARGS__, NULL);                                                           \
-    fy_se_args P;                                                                              \
+#define PARSE_OK(...)                                                                              \
+    args *A = mk(__VA_ARGS__, NULL);                                                               \
+    fy_se_args P;                                                                                  \
     assert_int_equal(parse(A, &P), 0)
-#define DONE()                                                                                 \
-    fy_se_args_free(&P);                                                                       \
+#define DONE()                                                                                     \
+    fy_se_args_free(&P);                                                                           \
     rm(A)
 
 static void expect_usage(const char *first, ...)
@@ -65,7 +67,8 @@ static void expect_usage(const char *first, ...)
     va_list ap;
     va_start(ap, first);
     a->argv[a->argc++] = strdup("se");
-    for (const char *s = first; s; s = va_arg(ap, const char *)) a->argv[a->argc++] = strdup(s);
+    for (const char *s = first; s; s = va_arg(ap, const char *))
+        a->argv[a->argc++] = strdup(s);
     va_end(ap);
     fy_se_args p;
     assert_int_equal(parse(a, &p), FY_EXIT_USAGE);
@@ -108,8 +111,8 @@ static void t_import(void **s)
     assert_string_equal(P.import_from, "/mnt/usb/OLDCORP/hdowd/OLDPC01");
     assert_string_equal(P.datastore, "/srv/store");
     DONE();
-    expect_usage("/IMPORT", NULL);                                   /* needs the folder */
-    expect_usage("/IMPORT", "/x", "/ALLUSERS", NULL);                /* no user switches */
+    expect_usage("/IMPORT", NULL);                    /* needs the folder */
+    expect_usage("/IMPORT", "/x", "/ALLUSERS", NULL); /* no user switches */
     expect_usage("/IMPORT", "/x", "/INCLUDEUSER", "A\\b", NULL);
 }
 
@@ -307,7 +310,8 @@ static void t_help_version(void **s)
 static void t_mixed_case(void **s)
 {
     (void)s;
-    PARSE_OK("/autoExtract", "/AllUsers", "/hideStatus", "/NoCancel", "/exCLUDEuser", "OLDPC01\\kiosk");
+    PARSE_OK("/autoExtract", "/AllUsers", "/hideStatus", "/NoCancel", "/exCLUDEuser",
+             "OLDPC01\\kiosk");
     assert_int_equal(P.op, FY_AGENT_EXTRACT);
     assert_true(P.all_users && P.hide_status && P.no_cancel);
     assert_int_equal(P.nexclude, 1);
@@ -332,7 +336,8 @@ static void t_quoted_values(void **s)
     }
     /* quotes a caller left in are taken off */
     {
-        PARSE_OK("/AUTOEXTRACT", "/CONFIG:\"/opt/ferry rules/SE.cfg\"", "/DATASTORE", "\"/srv/a b\"");
+        PARSE_OK("/AUTOEXTRACT", "/CONFIG:\"/opt/ferry rules/SE.cfg\"", "/DATASTORE",
+                 "\"/srv/a b\"");
         assert_string_equal(P.config, "/opt/ferry rules/SE.cfg");
         assert_string_equal(P.datastore, "/srv/a b");
         DONE();
@@ -365,16 +370,17 @@ static void t_wrong_switch(void **s)
     assert_non_null(strstr(err, "/ALLUSER'"));
     size_t n;
     const fy_se_switch *t = fy_se_switches(&n);
-    for (size_t i = 0; i < n; i++) assert_non_null(strstr(err, t[i].name));
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(strstr(err, t[i].name));
     fy_se_args_free(&p);
     /* the whole program: exit 2 */
     assert_int_equal(fy_cmd_se(a->argc, a->argv), FY_EXIT_USAGE);
     rm(a);
-    expect_usage("AUTOEXTRACT", NULL);            /* not a switch */
-    expect_usage("/AUTOEXTRACT", "stray", NULL);  /* a value for nothing */
+    expect_usage("AUTOEXTRACT", NULL);           /* not a switch */
+    expect_usage("/AUTOEXTRACT", "stray", NULL); /* a value for nothing */
     expect_usage("-AUTOEXTRACT", NULL);
-    expect_usage(NULL);                           /* nothing to do */
-    expect_usage("/HIDESTATUS", NULL);            /* nothing to do */
+    expect_usage(NULL);                /* nothing to do */
+    expect_usage("/HIDESTATUS", NULL); /* nothing to do */
     expect_usage("/AUTOEXTRACT", "/AUTOINJECT", NULL);
 }
 
@@ -397,7 +403,9 @@ static void t_unc(void **s)
     const char *map = "\\\\fileserver\\Migrate7=/mnt/m7;\\\\FS2\\share\\deep=/mnt/deep/; "
                       "\\\\fs2\\share=/mnt/fs2";
     char *out;
-    assert_int_equal(fy_se_map_unc("\\\\FileServer\\migrate7\\personalities\\x y", map, &out, err, sizeof err), 0);
+    assert_int_equal(
+        fy_se_map_unc("\\\\FileServer\\migrate7\\personalities\\x y", map, &out, err, sizeof err),
+        0);
     assert_string_equal(out, "/mnt/m7/personalities/x y");
     free(out);
     assert_int_equal(fy_se_map_unc("\\\\fileserver\\Migrate7", map, &out, err, sizeof err), 0);
@@ -427,7 +435,8 @@ static void t_unc(void **s)
     assert_int_equal(fy_se_map_unc("\\\\a\\b\\x", "\\\\a=/mnt/a", &out, err, sizeof err), -1);
     assert_int_equal(fy_se_map_unc("\\\\a\\b\\x", "/x=/mnt/a", &out, err, sizeof err), -1);
     assert_int_equal(fy_se_map_unc("\\\\a\\b\\x", "\\\\a\\b=", &out, err, sizeof err), -1);
-    assert_int_equal(fy_se_map_unc("\\\\a\\b\\..\\c", "\\\\a\\b=/mnt/b", &out, err, sizeof err), -1);
+    assert_int_equal(fy_se_map_unc("\\\\a\\b\\..\\c", "\\\\a\\b=/mnt/b", &out, err, sizeof err),
+                     -1);
     assert_int_equal(fy_se_map_unc("\\\\a", "\\\\a\\b=/mnt/b", &out, err, sizeof err), -1);
     assert_null(out);
 }
@@ -463,7 +472,8 @@ static void t_find_file(void **s)
 
 /* ---- the logged-on user ---- */
 
-static fy_machine_user user(const char *dom, const char *name, const char *sid, uint32_t rid, bool local)
+static fy_machine_user user(const char *dom, const char *name, const char *sid, uint32_t rid,
+                            bool local)
 {
     fy_machine_user u = {0};
     u.domain = dom;
@@ -495,7 +505,8 @@ static void t_image_accounts(void **s)
     assert_non_null(strstr(why, "FERRY_IMAGE_ACCOUNTS"));
     fy_machine_user hdowd = user("OLDCORP", "hdowd", "S-1-5-21-7-8-9-1105", 1105, false);
     assert_false(fy_se_image_account(&hdowd, "*\\sccm_*;;", &why));
-    fy_machine_user defaultuserx = user("NEWPC01", "defaultuserx", "S-1-5-21-1-2-3-1001", 1001, true);
+    fy_machine_user defaultuserx =
+        user("NEWPC01", "defaultuserx", "S-1-5-21-1-2-3-1001", 1001, true);
     assert_false(fy_se_image_account(&defaultuserx, NULL, &why));
 }
 
@@ -572,36 +583,21 @@ static void t_doc_table(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_autoextract),
-        cmocka_unit_test(t_autoinject),
-        cmocka_unit_test(t_autobackup),
-        cmocka_unit_test(t_import),
-        cmocka_unit_test(t_password),
-        cmocka_unit_test(t_config),
-        cmocka_unit_test(t_source),
-        cmocka_unit_test(t_includeuser),
-        cmocka_unit_test(t_allusers),
-        cmocka_unit_test(t_excludeuser),
-        cmocka_unit_test(t_excludelocal),
-        cmocka_unit_test(t_excludeunused),
-        cmocka_unit_test(t_domain),
-        cmocka_unit_test(t_datastore),
-        cmocka_unit_test(t_excludedisks),
-        cmocka_unit_test(t_injecttologgedinuser),
-        cmocka_unit_test(t_excludedomain),
-        cmocka_unit_test(t_nocancel_hidestatus),
-        cmocka_unit_test(t_machine),
-        cmocka_unit_test(t_help_version),
-        cmocka_unit_test(t_mixed_case),
-        cmocka_unit_test(t_quoted_values),
-        cmocka_unit_test(t_several_users),
-        cmocka_unit_test(t_wrong_switch),
-        cmocka_unit_test(t_find_switch),
-        cmocka_unit_test(t_unc),
-        cmocka_unit_test(t_find_file),
-        cmocka_unit_test(t_image_accounts),
-        cmocka_unit_test(t_logged_on_user),
-        cmocka_unit_test(t_doc_table),
+        cmocka_unit_test(t_autoextract),    cmocka_unit_test(t_autoinject),
+        cmocka_unit_test(t_autobackup),     cmocka_unit_test(t_import),
+        cmocka_unit_test(t_password),       cmocka_unit_test(t_config),
+        cmocka_unit_test(t_source),         cmocka_unit_test(t_includeuser),
+        cmocka_unit_test(t_allusers),       cmocka_unit_test(t_excludeuser),
+        cmocka_unit_test(t_excludelocal),   cmocka_unit_test(t_excludeunused),
+        cmocka_unit_test(t_domain),         cmocka_unit_test(t_datastore),
+        cmocka_unit_test(t_excludedisks),   cmocka_unit_test(t_injecttologgedinuser),
+        cmocka_unit_test(t_excludedomain),  cmocka_unit_test(t_nocancel_hidestatus),
+        cmocka_unit_test(t_machine),        cmocka_unit_test(t_help_version),
+        cmocka_unit_test(t_mixed_case),     cmocka_unit_test(t_quoted_values),
+        cmocka_unit_test(t_several_users),  cmocka_unit_test(t_wrong_switch),
+        cmocka_unit_test(t_find_switch),    cmocka_unit_test(t_unc),
+        cmocka_unit_test(t_find_file),      cmocka_unit_test(t_image_accounts),
+        cmocka_unit_test(t_logged_on_user), cmocka_unit_test(t_doc_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
