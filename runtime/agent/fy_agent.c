@@ -59,27 +59,40 @@ const char *fy_agent_policy(const fy_program *p, const char *section, const char
     return v;
 }
 
+int fy_agent_compile_config(const char *cfg, const char *const *appdef_dirs, size_t nappdef_dirs,
+                            fy_diags *d, uint8_t **image, size_t *image_size)
+{
+    fy_ir ir;
+    fy_ir_init(&ir);
+    if (nappdef_dirs) {
+        for (size_t i = 0; i < nappdef_dirs; i++) fy_fe_appdef_dir(&ir, appdef_dirs[i], d);
+    } else {
+        char *def = fy_default_appdefs_dir();
+        if (def) fy_fe_appdef_dir(&ir, def, d);
+        free(def);
+    }
+    fy_fe_template(&ir, cfg, d);
+    int rc = fy_compile_image(&ir, d, image, image_size);
+    fy_diags_sort(d);
+    fy_ir_free(&ir);
+    return rc;
+}
+
+void fy_agent_print_diags(const fy_diags *d, const char *cfg)
+{
+    for (size_t i = 0; i < d->n; i++)
+        fprintf(stderr, "%s:%u:%u: %s: %s [%s]\n", d->v[i].file ? d->v[i].file : cfg, d->v[i].line,
+                d->v[i].col, fy_diag_level_name(d->v[i].level), d->v[i].message, d->v[i].check);
+}
+
 static int compile_config(fy_agent *a, const char *cfg)
 {
     const fy_agent_opts *o = a->o;
-    fy_ir ir;
-    fy_ir_init(&ir);
     fy_diags d = {0};
-    if (o->nappdef_dirs) {
-        for (size_t i = 0; i < o->nappdef_dirs; i++) fy_fe_appdef_dir(&ir, o->appdef_dirs[i], &d);
-    } else {
-        char *def = fy_default_appdefs_dir();
-        if (def) fy_fe_appdef_dir(&ir, def, &d);
-        free(def);
-    }
-    fy_fe_template(&ir, cfg, &d);
-    int rc = fy_compile_image(&ir, &d, &a->image, &a->image_size);
-    fy_diags_sort(&d);
-    for (size_t i = 0; i < d.n; i++)
-        fprintf(stderr, "%s:%u:%u: %s: %s [%s]\n", d.v[i].file ? d.v[i].file : cfg, d.v[i].line,
-                d.v[i].col, fy_diag_level_name(d.v[i].level), d.v[i].message, d.v[i].check);
+    int rc = fy_agent_compile_config(cfg, o->appdef_dirs, o->nappdef_dirs, &d, &a->image,
+                                     &a->image_size);
+    fy_agent_print_diags(&d, cfg);
     fy_diags_free(&d);
-    fy_ir_free(&ir);
     return rc;
 }
 

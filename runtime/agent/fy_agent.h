@@ -75,6 +75,22 @@ typedef struct fy_agent_opts {
 
 int fy_agent_run(const fy_agent_opts *o);
 
+/* Compiles a template (SE.cfg with its .rul and .ptt) in-process, as --config does, with the
+ * appdefs of `appdef_dirs` (the default folder, fy_default_appdefs_dir, when there are
+ * none). Diagnostics go to d, sorted. 0 and a malloc'd program image (the caller frees it),
+ * or -1 when there are errors. Used by the agent and by se (which reads the template's
+ * Data Store Location before running). */
+int fy_agent_compile_config(const char *cfg, const char *const *appdef_dirs, size_t nappdef_dirs,
+                            fy_diags *d, uint8_t **image, size_t *image_size);
+/* Prints diagnostics to stderr as "file:line:col: level: message [check]" (`cfg` names
+ * those without a file). */
+void fy_agent_print_diags(const fy_diags *d, const char *cfg);
+
+/* A policy of a loaded program: the value of `key` in .cfg section `section` (both
+ * case-insensitive; the last one wins), or NULL. Borrowed from the program. */
+struct fy_program;
+const char *fy_agent_policy(const struct fy_program *p, const char *section, const char *key);
+
 /* Parses a time: "2026-11-25", "2026-11-25T08:00:00Z", "2026-11-25 08:00:00" (UTC), or
  * "@UNIXSECONDS". Returns 0 and *t, or -1. */
 int fy_agent_parse_time(const char *s, int64_t *t);

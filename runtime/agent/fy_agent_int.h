@@ -38,8 +38,7 @@ void fy_agent_msg(fy_agent *a, fy_log_level lv, const char *fmt, ...)
 /* Loads the program: --program, --config (compiled in-process), or `embedded` (an image
  * from a personality; may be NULL). Exit code 0 or FY_EXIT_PROGRAM (message printed). */
 int fy_agent_load_program(fy_agent *a, const uint8_t *embedded, size_t embedded_size);
-/* The .cfg policy value (last one wins), or NULL. */
-const char *fy_agent_policy(const fy_program *p, const char *section, const char *key);
+/* fy_agent_policy (the .cfg policy value) is declared in fy_agent.h. */
 
 /* Opens --machine (with --drive volumes); 0 or an exit code (message printed). */
 int fy_agent_open_machine(fy_agent *a, fy_machine **m);

@@ -20,4 +20,17 @@ int fy_cmd_list(int argc, char **argv);
 int fy_cmd_verify(int argc, char **argv);
 int fy_cmd_import(int argc, char **argv);
 
+/* se: the Migrate7 se.exe command line (runtime/cli/fy_cmd_se.c, fy_se.h; docs/se.md). */
+int fy_cmd_se(int argc, char **argv);
+
+/* ---- shared by the command lines (runtime/cli/fy_cmd_agent.c) ---- */
+struct fy_agent_opts;
+struct fy_pair_arg;
+/* Splits "FROM<sep>TO" (sep '=' also splits off a third "=SID" part) into malloc'd from/to
+ * (sid points into to). 0, or -1 when a part is empty or sep is missing. */
+int fy_cli_split_pair(const char *arg, char sep, struct fy_pair_arg *out);
+/* Frees what a command line parser allocated in o: the arrays, the pairs' strings (as
+ * fy_cli_split_pair made them) and the password (wiped). Borrowed strings are left. */
+void fy_cli_free_opts(struct fy_agent_opts *o);
+
 #endif

@@ -104,7 +104,7 @@ static int usage(fy_agent_op op, const char *fmt, const char *arg)
         (arr)[(n)++] = (v);                                                                    \
     } while (0)
 
-static int split_pair(const char *arg, char sep, fy_pair_arg *out)
+int fy_cli_split_pair(const char *arg, char sep, fy_pair_arg *out)
 {
     const char *s = strchr(arg, sep);
     if (!s || s == arg || !s[1]) return -1;
@@ -176,7 +176,7 @@ static int parse(fy_agent_op op, int argc, char **argv, fy_agent_opts *o)
         switch (c) {
         case O_MACHINE: o->machine = optarg; break;
         case O_DRIVE:
-            if (split_pair(optarg, '=', &pa)) return usage(op, "--drive takes D=DIR, not '%s'", optarg);
+            if (fy_cli_split_pair(optarg, '=', &pa)) return usage(op, "--drive takes D=DIR, not '%s'", optarg);
             PUSH(o->drives, o->ndrives, pa);
             break;
         case O_STORE: o->store = optarg; break;
@@ -205,17 +205,17 @@ static int parse(fy_agent_op op, int argc, char **argv, fy_agent_opts *o)
         }
         case O_SOURCE: o->source = optarg; break;
         case O_DOMAIN:
-            if (split_pair(optarg, ':', &pa)) return usage(op, "--domain takes OLD:NEW, not '%s'", optarg);
+            if (fy_cli_split_pair(optarg, ':', &pa)) return usage(op, "--domain takes OLD:NEW, not '%s'", optarg);
             PUSH(o->domains, o->ndomains, pa);
             break;
         case O_USER_MAP:
-            if (split_pair(optarg, '=', &pa) || !strchr(pa.from, '\\') || !strchr(pa.to, '\\'))
+            if (fy_cli_split_pair(optarg, '=', &pa) || !strchr(pa.from, '\\') || !strchr(pa.to, '\\'))
                 return usage(op, "--user-map takes OLD\\user=NEW\\user[=SID], not '%s'", optarg);
             PUSH(o->user_maps, o->nuser_maps, pa);
             break;
         case O_SID_MAP: o->sid_map = optarg; break;
         case O_TARGET_VERSION:
-            if (split_pair(optarg, '=', &pa))
+            if (fy_cli_split_pair(optarg, '=', &pa))
                 return usage(op, "--target-version takes APP=VERSION, not '%s'", optarg);
             PUSH(o->target_versions, o->ntarget_versions, pa);
             break;
@@ -308,7 +308,7 @@ static int parse(fy_agent_op op, int argc, char **argv, fy_agent_opts *o)
     return 0;
 }
 
-static void free_opts(fy_agent_opts *o)
+void fy_cli_free_opts(fy_agent_opts *o)
 {
     for (size_t i = 0; i < o->ndrives; i++) free((char *)o->drives[i].from), free((char *)o->drives[i].to);
     for (size_t i = 0; i < o->ndomains; i++) free((char *)o->domains[i].from), free((char *)o->domains[i].to);
@@ -336,7 +336,7 @@ static int run_op(fy_agent_op op, int argc, char **argv)
     int rc = parse(op, argc, argv, &o);
     if (rc == 100) rc = 0;
     else if (rc == 0) rc = fy_agent_run(&o);
-    free_opts(&o);
+    fy_cli_free_opts(&o);
     return rc;
 }
 
