@@ -155,8 +155,12 @@ static void report(vctx *v, uint32_t gen, const char *path, const uint8_t *id, c
     char hex[65];
     if (id) st_hex(id, 32, hex);
     fy_store_damage d = {v->rel, gen, path, id ? hex : NULL, file, kind, msg};
-    if (!v->damaged)
-        snprintf(v->first, sizeof v->first, "%s%s%s", file ? file : "", file ? ": " : "", msg);
+    if (!v->damaged) {
+        /* a long message is cut: this is only the first line of the report */
+        char *t = fy_xasprintf("%s%s%s", file ? file : "", file ? ": " : "", msg);
+        snprintf(v->first, sizeof v->first, "%.*s", (int)sizeof v->first - 1, t);
+        free(t);
+    }
     v->damaged++;
     if (v->st) v->st->damaged++;
     if (v->fn) v->fn(v->ctx, &d);
