@@ -39,6 +39,7 @@ struct fy_vm {
     uint32_t ntouched;
     uint64_t *order;     /* per rule: its place in the trial order (order_key) */
     uint32_t *all;       /* every rule in trial order, for fy_vm_classify_all */
+    uint32_t *dhash;     /* per dispatch node: FNV-1a of its (upper-case ASCII) name */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     char err[256];
@@ -75,6 +76,16 @@ fy_vm *fy_vm_new(const fy_program *p, const fy_vm_host *host)
         vm->all[i] = i;
     }
     qsort_r(vm->all, p->nrules, sizeof(*vm->all), cmp_order, (void *)p);
+    /* Node names are upper-cased by the compiler; hash them as gather() hashes an
+     * ASCII path component (non-ASCII names never match the fast path: it is skipped). */
+    vm->dhash = fy_xcalloc(p->ndnodes ? p->ndnodes : 1, sizeof(*vm->dhash));
+    for (uint32_t i = 0; i < p->ndnodes; i++) {
+        uint32_t h = 2166136261u;
+        const char *nm = fy_prog_str(p, p->dnodes[i].name);
+        for (const unsigned char *q = (const unsigned char *)nm; *q; q++)
+            h = (h ^ (*q >= 'a' && *q <= 'z' ? *q - 32u : *q)) * 16777619u;
+        vm->dhash[i] = h;
+    }
     vm->md = pcre2_match_data_create(32, NULL);
     vm->mctx = pcre2_match_context_create(NULL);
     if (!vm->md || !vm->mctx) abort();
@@ -89,6 +100,7 @@ void fy_vm_free(fy_vm *vm)
     free(vm->touched);
     free(vm->order);
     free(vm->all);
+    free(vm->dhash);
     fy_buf_free(&vm->v);
     fy_buf_free(&vm->vtext);
     fy_buf_free(&vm->version);
@@ -749,8 +761,26 @@ static uint32_t gather(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t 
         }
         if (pos >= o->folder_len || !d->nchildren) break;
         size_t e = pos;
-        while (e < o->folder_len && o->folder[e] != '\\') e++;
+        uint32_t h = 2166136261u;
+        bool ascii = true;
+        while (e < o->folder_len && o->folder[e] != '\\') {
+            unsigned char c = (unsigned char)o->folder[e++];
+            ascii &= c < 0x80;
+            h = (h ^ (c >= 'a' && c <= 'z' ? c - 32u : c)) * 16777619u;
+        }
         uint32_t lo = 0, hi = d->nchildren, next = FY_NONE;
+        if (ascii && d->nchildren <= 16) {
+            /* few children: compare folded-name hashes first (computed at fy_vm_new) */
+            for (uint32_t k = 0; k < d->nchildren; k++) {
+                uint32_t ci = d->first_child + k, nm = p->dnodes[ci].name;
+                if (vm->dhash[ci] == h &&
+                    fy_strcasecmp_u8(p->str[nm], p->str_len[nm], o->folder + pos, e - pos) == 0) {
+                    next = ci;
+                    break;
+                }
+            }
+            lo = hi; /* done */
+        }
         while (lo < hi) {
             uint32_t mid = lo + (hi - lo) / 2;
             uint32_t ci = d->first_child + mid;
