@@ -399,6 +399,26 @@ static char *undo_keep(ictx *x, fy_safe_root *root, const char *rel)
     return copy;
 }
 
+/* Folders that placing `rel` will create, noted (outermost first) so an undo can remove
+ * them again when they are empty. */
+static void note_new_folders(ictx *x, fy_safe_root *root, const char *rel)
+{
+    if (!x->undo_manifest || root != x->roots[0]) return;
+    char *dir = fy_xstrdup(rel);
+    char *missing[64];
+    int n = 0;
+    for (char *slash = strrchr(dir, '/'); slash && n < 64; slash = strrchr(dir, '/')) {
+        *slash = 0;
+        if (fy_safe_exists(root, dir, NULL, 0) != 0) break;
+        missing[n++] = fy_xstrdup(dir);
+    }
+    while (n-- > 0) {
+        undo_note(x, "mkdir", missing[n], NULL);
+        free(missing[n]);
+    }
+    free(dir);
+}
+
 /* ---- files ---- */
 
 static fy_safe_root *root_for(ictx *x, const char *win, const char **rel)
@@ -484,6 +504,7 @@ static void place_file(ictx *x, const fy_store_file *f)
         goto done;
     }
     if (exists == 1) backup = undo_keep(x, root, rel);
+    else note_new_folders(x, root, rel);
     int fd = memfd_create("ferry-inject", MFD_CLOEXEC);
     int src = fd < 0 ? FY_STORE_ERR_IO : fy_store_read_object(x->r, &f->content, fd, err, sizeof err);
     if (src) {
@@ -979,7 +1000,14 @@ static int undo_set(ictx *x, const char *rel_dir)
         *rel++ = 0;
         char *backup = strchr(rel, '\t');
         if (backup) *backup++ = 0;
-        if (!strcmp(action, "created")) {
+        if (!strcmp(action, "mkdir")) {
+            /* only when empty: anything else there is not ours to remove */
+            fy_safe_root_flush(x->roots[0], NULL, 0); /* side files of removed files go first */
+            char *host = fy_xasprintf("%s/%s", x->m->drives[0].root, rel);
+            if (rmdir(host) && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT)
+                fy_agent_msg(a, FY_LOG_WARNING, "undo: cannot remove the folder %s: %s", rel, strerror(errno));
+            free(host);
+        } else if (!strcmp(action, "created")) {
             if (fy_safe_unlink(x->roots[0], rel, err, sizeof err) && errno != ENOENT) {
                 fy_agent_msg(a, FY_LOG_WARNING, "undo: %s", err);
                 rc = 1;

@@ -104,6 +104,7 @@ for f in "$nh"/NTUSER.DAT.LOG1 "$nh"/ntuser.dat.LOG1; do absent "$f"; done
 # ---- undo ----
 run 0 "$ferry" inject --undo --machine "$w10" --store "$t/st" --include-user 'NEWCORP\jsmith'
 absent "$w10/Users/jsmith/Documents/Project Plan.docx"
+absent "$w10/Users/jsmith/Documents/Project Files"   # a folder the injection made
 cmp -s "$t/w10.orig/Users/jsmith/NTUSER.DAT" "$w10/Users/jsmith/NTUSER.DAT" || fail "undo did not put jsmith's hive back"
 
 # ---- dry run: nothing written ----
