@@ -624,11 +624,70 @@ out:
     fy_mobject_free(&o);
 }
 
+/* A user hive's root descriptor as Windows makes it for a profile: owner and group the
+ * user; protected DACL with full control for the user, SYSTEM and Administrators, read for
+ * RESTRICTED, all inherited by subkeys (CI). libhivex cannot read the descriptor a hive
+ * had, so without this a rewritten NTUSER.DAT would lock its user out of HKCU. */
+static int user_hive_sd(const char *sid, fy_buf *out)
+{
+    fy_buf user = {0}, sys = {0}, admins = {0}, restricted = {0};
+    int rc = sid_binary(sid, &user) | sid_binary("S-1-5-18", &sys) | sid_binary("S-1-5-32-544", &admins) |
+             sid_binary("S-1-5-12", &restricted);
+    if (rc == 0) {
+        struct {
+            fy_buf *sid;
+            uint32_t mask;
+        } aces[] = {{&user, 0xF003F}, {&sys, 0xF003F}, {&admins, 0xF003F}, {&restricted, 0x20019}};
+        fy_buf dacl = {0};
+        for (size_t i = 0; i < FY_ARRAY_LEN(aces); i++) {
+            fy_buf_putc(&dacl, 0);    /* ACCESS_ALLOWED_ACE_TYPE */
+            fy_buf_putc(&dacl, 0x02); /* CONTAINER_INHERIT_ACE */
+            fy_buf_u16(&dacl, (uint16_t)(8 + aces[i].sid->len));
+            fy_buf_u32(&dacl, aces[i].mask);
+            fy_buf_put(&dacl, aces[i].sid->data, aces[i].sid->len);
+        }
+        uint32_t owner = 20, group = owner + (uint32_t)user.len, dacl_off = group + (uint32_t)user.len;
+        fy_buf_putc(out, 1); /* revision */
+        fy_buf_putc(out, 0);
+        fy_buf_u16(out, 0x8000 | 0x1000 | 0x0004); /* self-relative, DACL protected, DACL present */
+        fy_buf_u32(out, owner);
+        fy_buf_u32(out, group);
+        fy_buf_u32(out, 0); /* no SACL */
+        fy_buf_u32(out, dacl_off);
+        fy_buf_put(out, user.data, user.len);
+        fy_buf_put(out, user.data, user.len);
+        fy_buf_putc(out, 2); /* ACL revision */
+        fy_buf_putc(out, 0);
+        fy_buf_u16(out, (uint16_t)(8 + dacl.len));
+        fy_buf_u16(out, (uint16_t)FY_ARRAY_LEN(aces));
+        fy_buf_u16(out, 0);
+        fy_buf_put(out, dacl.data, dacl.len);
+        fy_buf_free(&dacl);
+    }
+    fy_buf_free(&user);
+    fy_buf_free(&sys);
+    fy_buf_free(&admins);
+    fy_buf_free(&restricted);
+    return rc ? -1 : 0;
+}
+
 /* Writes the changed hives of the target user, keeping the old ones for undo. */
 static int commit_hives(ictx *x, fy_agent_hives *th)
 {
     fy_reg *hives[] = {th->hkcu, th->classes, th->software, th->system};
     char err[512];
+    fy_buf sd = {0};
+    if ((th->hkcu && fy_reg_changed(th->hkcu)) || (th->classes && fy_reg_changed(th->classes))) {
+        if (user_hive_sd(x->tu->sid, &sd) == 0) {
+            if (th->hkcu && fy_reg_changed(th->hkcu)) fy_reg_set_root_security(th->hkcu, sd.data, (uint32_t)sd.len);
+            if (th->classes && fy_reg_changed(th->classes))
+                fy_reg_set_root_security(th->classes, sd.data, (uint32_t)sd.len);
+        } else {
+            fy_agent_msg(x->a, FY_LOG_WARNING, "%s: SID %s is not valid: the hive keeps ferry's default descriptor",
+                         x->tu->account, x->tu->sid);
+        }
+    }
+    fy_buf_free(&sd);
     for (size_t i = 0; i < FY_ARRAY_LEN(hives); i++) {
         fy_reg *r = hives[i];
         if (!r || !fy_reg_changed(r)) continue;

@@ -70,6 +70,18 @@ const fy_regtree *fy_reg_tree(const fy_reg *r)
     return r->tree;
 }
 
+int fy_reg_set_root_security(fy_reg *r, const void *sd, uint32_t len)
+{
+    if (!r->tree || !len) return -1;
+    fy_regkey *root = r->tree->root;
+    free(root->sd);
+    root->sd = fy_xmalloc(len);
+    memcpy(root->sd, sd, len);
+    root->sd_len = len;
+    r->changed = true;
+    return 0;
+}
+
 fy_reg_key *fy_reg_root(fy_reg *r)
 {
     return r->be->root(r);

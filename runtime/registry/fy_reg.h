@@ -70,6 +70,11 @@ bool fy_reg_changed(const fy_reg *r);             /* changed since opened or com
 /* The whole in-memory tree, for backends that keep one (hive, regfile), else NULL. Code
  * that only reads may walk it directly (fast export); changes must go through fy_reg_*. */
 const fy_regtree *fy_reg_tree(const fy_reg *r);
+/* Sets the root key's security descriptor (self-relative; subkeys without their own
+ * inherit it when written). libhivex cannot read descriptors, so a user hive that ferry
+ * rewrites must be given one that lets its user in (agent: fy_agent_user_hive_sd). -1 for
+ * backends without a tree. */
+int fy_reg_set_root_security(fy_reg *r, const void *sd, uint32_t len);
 
 /* ---- keys ---- */
 

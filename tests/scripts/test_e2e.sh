@@ -100,6 +100,9 @@ grep -q 'SimonTatham\\PuTTY\\Sessions\\web01' "$t/hd.txt" || fail "PuTTY session
 grep -q 'SshHostKeys' "$t/hd.txt" && fail "PuTTY host keys should be excluded by SE.cfg"
 grep -q '"RecentFolders"=hex(7)' "$t/hd.txt" || fail "REG_MULTI_SZ type"
 for f in "$nh"/NTUSER.DAT.LOG1 "$nh"/ntuser.dat.LOG1; do absent "$f"; done
+# the rewritten hive lets its user in (an independent reader decodes the root's descriptor)
+reglookup -s -t KEY "$nh/NTUSER.DAT" 2>/dev/null | sed -n 2p | grep -q "^/,KEY,.*,$sid,$sid,,$sid:ALLOW:QRY_VAL SET_VAL" ||
+  fail "NTUSER.DAT's root descriptor does not give $sid full control"
 
 # ---- undo ----
 run 0 "$ferry" inject --undo --machine "$w10" --store "$t/st" --include-user 'NEWCORP\jsmith'
