@@ -168,17 +168,20 @@ def literal(tname, text, where):
     if tname not in REG_TYPES:
         raise CaseError("%s: unknown type %s" % (where, tname))
     t = REG_TYPES[tname]
-    if t in (1, 2, 6):
-        return t, _utf16z("" if text == '""' else text)
-    if t == 7:
-        items = json.loads(text)
-        return t, b"".join(_utf16z(x) for x in items) + b"\0\0"
-    if t in (4, 5, 11):
-        v = int(text, 0)
-        if t == 11:
-            return t, v.to_bytes(8, "little")
-        return t, v.to_bytes(4, "big" if t == 5 else "little")
-    return t, bytes.fromhex(text.replace(",", "").replace(" ", ""))
+    try:
+        if t in (1, 2, 6):
+            return t, _utf16z("" if text == '""' else text)
+        if t == 7:
+            items = json.loads(text)
+            return t, b"".join(_utf16z(x) for x in items) + b"\0\0"
+        if t in (4, 5, 11):
+            v = int(text, 0)
+            if t == 11:
+                return t, v.to_bytes(8, "little")
+            return t, v.to_bytes(4, "big" if t == 5 else "little")
+        return t, b"" if text == '""' else bytes.fromhex(text.replace(",", "").replace(" ", ""))
+    except (ValueError, OverflowError, TypeError) as e:
+        raise CaseError("%s: bad %s data %r: %s" % (where, tname, text, e))
 
 
 # ---- known folders and files ----
