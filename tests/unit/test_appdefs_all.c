@@ -38,8 +38,8 @@ static const char *source_dir(void)
 static void print_diags(const fy_diags *d)
 {
     for (size_t i = 0; i < d->n; i++)
-        print_error("%s:%u:%u: %s [%s]\n", d->v[i].file, d->v[i].line, d->v[i].col,
-                    d->v[i].message, d->v[i].check);
+        print_error("%s:%u:%u: %s [%s]\n", d->v[i].file, d->v[i].line, d->v[i].col, d->v[i].message,
+                    d->v[i].check);
 }
 
 /* Compiles every appdef together (no template: every rule and conversion is in the
@@ -213,9 +213,9 @@ typedef struct fake_value {
 } fake_value;
 
 typedef struct fake_machine {
-    const char *const *keys;   /* NULL-terminated */
-    const fake_value *values;  /* terminated by key == NULL */
-    const char *const *files;  /* NULL-terminated, normalised (<Token>\...) */
+    const char *const *keys;  /* NULL-terminated */
+    const fake_value *values; /* terminated by key == NULL */
+    const char *const *files; /* NULL-terminated, normalised (<Token>\...) */
 } fake_machine;
 
 static bool in_list(const char *const *l, const char *s)
@@ -313,10 +313,10 @@ static void test_detection(void **state)
     assert_string_equal(detect_on(&c2r15, "microsoft-excel"), "(none)");
 
     /* XP with an MSI Office 2003 whose Excel the user never started. */
-    static const fake_value xpv[] = {
-        {"HKLM\\Software\\Microsoft\\Office\\11.0\\Excel\\InstallRoot", "Path", "C:\\Program Files\\Microsoft Office\\OFFICE11\\"},
-        {NTCV, "CurrentVersion", "5.1"},
-        {NULL, NULL, NULL}};
+    static const fake_value xpv[] = {{"HKLM\\Software\\Microsoft\\Office\\11.0\\Excel\\InstallRoot",
+                                      "Path", "C:\\Program Files\\Microsoft Office\\OFFICE11\\"},
+                                     {NTCV, "CurrentVersion", "5.1"},
+                                     {NULL, NULL, NULL}};
     const fake_machine xp = {.values = xpv};
     assert_string_equal(detect_on(&xp, "microsoft-excel"), "11.0");
     assert_string_equal(detect_on(&xp, "microsoft-word"), "(none)");
@@ -331,11 +331,10 @@ static void test_detection(void **state)
     assert_string_equal(detect_on(&only14, "microsoft-word"), "14.0");
 
     /* Applications found by a file in the user's folders. */
-    static const char *const files[] = {"<Application Data>\\Mozilla\\Firefox\\profiles.ini",
-                                        "<Application Data>\\KeePass\\KeePass.config.xml",
-                                        "<Profile>\\.gitconfig",
-                                        "<Local Application Data>\\Microsoft\\Windows Terminal\\settings.json",
-                                        NULL};
+    static const char *const files[] = {
+        "<Application Data>\\Mozilla\\Firefox\\profiles.ini",
+        "<Application Data>\\KeePass\\KeePass.config.xml", "<Profile>\\.gitconfig",
+        "<Local Application Data>\\Microsoft\\Windows Terminal\\settings.json", NULL};
     const fake_machine fm = {.files = files};
     assert_string_equal(detect_on(&fm, "mozilla-firefox"), "*");
     assert_string_equal(detect_on(&fm, "keepass"), "*");
@@ -345,9 +344,10 @@ static void test_detection(void **state)
     assert_string_equal(detect_on(&fm, "windows-wireless-profiles"), "(none)");
     /* Reader DC's installer key (a 32-bit install is found through WOW6432Node by the agent;
      * here the fake host answers the key as the appdef names it). */
-    static const fake_value dcv[] = {
-        {"HKLM\\Software\\Adobe\\Acrobat Reader\\DC\\Installer", "Path", "C:\\Program Files (x86)\\Adobe\\Acrobat Reader DC\\"},
-        {NULL, NULL, NULL}};
+    static const fake_value dcv[] = {{"HKLM\\Software\\Adobe\\Acrobat Reader\\DC\\Installer",
+                                      "Path",
+                                      "C:\\Program Files (x86)\\Adobe\\Acrobat Reader DC\\"},
+                                     {NULL, NULL, NULL}};
     const fake_machine dc = {.values = dcv};
     assert_string_equal(detect_on(&dc, "adobe-acrobat-reader"), "DC");
 }
@@ -358,7 +358,8 @@ static uint32_t conv_of(const char *id, const char *from)
 {
     uint32_t a = prog_app(id);
     for (uint32_t i = 0; i < prog->nconvs; i++)
-        if (prog->convs[i].app == a && !strcmp(fy_prog_str(prog, prog->convs[i].from_version), from))
+        if (prog->convs[i].app == a &&
+            !strcmp(fy_prog_str(prog, prog->convs[i].from_version), from))
             return i;
     fail_msg("%s: no conversion from %s", id, from);
     return FY_NONE;
@@ -393,12 +394,12 @@ static char *convert(uint32_t c, uint8_t kind, const char *folder, const char *n
     return out;
 }
 
-#define CHECK_CONV(c, kind, folder, name, type, text, want)                                    \
-    do {                                                                                       \
-        char *got_ = convert(c, kind, folder, name, type, text);                               \
-        if (strcmp(got_, want)) print_error("got  %s\nwant %s\n", got_, want);                 \
-        assert_string_equal(got_, want);                                                       \
-        free(got_);                                                                            \
+#define CHECK_CONV(c, kind, folder, name, type, text, want)                                        \
+    do {                                                                                           \
+        char *got_ = convert(c, kind, folder, name, type, text);                                   \
+        if (strcmp(got_, want)) print_error("got  %s\nwant %s\n", got_, want);                     \
+        assert_string_equal(got_, want);                                                           \
+        free(got_);                                                                                \
     } while (0)
 
 static void test_conversions(void **state)
@@ -430,11 +431,13 @@ static void test_conversions(void **state)
     /* Office 2003's shared settings. */
     uint32_t oc = conv_of("microsoft-office-common", "11.0");
     CHECK_CONV(oc, R, "HKCU\\Software\\Microsoft\\Office\\11.0\\Common\\UserInfo", "UserName", 1,
-               "Jane Smith", "HKCU\\Software\\Microsoft\\Office\\Common\\UserInfo [UserName] Jane Smith");
-    CHECK_CONV(oc, R, "HKCU\\Software\\Microsoft\\Shared Tools\\Proofing Tools\\Custom Dictionaries",
-               "1", 1, "C:\\Documents and Settings\\js\\Application Data\\Microsoft\\PROOF\\CUSTOM.DIC",
-               "HKCU\\Software\\Microsoft\\Shared Tools\\Proofing Tools\\1.0\\Custom Dictionaries [1] "
-               "C:\\Documents and Settings\\js\\Application Data\\Microsoft\\UProof\\CUSTOM.DIC");
+               "Jane Smith",
+               "HKCU\\Software\\Microsoft\\Office\\Common\\UserInfo [UserName] Jane Smith");
+    CHECK_CONV(
+        oc, R, "HKCU\\Software\\Microsoft\\Shared Tools\\Proofing Tools\\Custom Dictionaries", "1",
+        1, "C:\\Documents and Settings\\js\\Application Data\\Microsoft\\PROOF\\CUSTOM.DIC",
+        "HKCU\\Software\\Microsoft\\Shared Tools\\Proofing Tools\\1.0\\Custom Dictionaries [1] "
+        "C:\\Documents and Settings\\js\\Application Data\\Microsoft\\UProof\\CUSTOM.DIC");
     CHECK_CONV(oc, F, "<Application Data>\\Microsoft\\Proof", "CUSTOM.DIC", 0, NULL,
                "<Application Data>\\Microsoft\\UProof [CUSTOM.DIC] ");
     /* Another folder whose name begins with Proof is not Proof */
@@ -444,14 +447,19 @@ static void test_conversions(void **state)
     /* Outlook 2010's profiles move to Office 16.0; the old default-profile value is dropped. */
     uint32_t ol = conv_of("microsoft-outlook", "14.0");
     CHECK_CONV(ol, R,
-               "HKCU\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Windows Messaging Subsystem\\Profiles\\Outlook\\9375CFF0413111d3B88A00104B2A6676",
+               "HKCU\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Windows Messaging "
+               "Subsystem\\Profiles\\Outlook\\9375CFF0413111d3B88A00104B2A6676",
                "Account Name", 1, "jsmith@example.com",
-               "HKCU\\Software\\Microsoft\\Office\\16.0\\Outlook\\Profiles\\Outlook\\9375CFF0413111d3B88A00104B2A6676 [Account Name] jsmith@example.com");
+               "HKCU\\Software\\Microsoft\\Office\\16."
+               "0\\Outlook\\Profiles\\Outlook\\9375CFF0413111d3B88A00104B2A6676 [Account Name] "
+               "jsmith@example.com");
     CHECK_CONV(ol, R,
-               "HKCU\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Windows Messaging Subsystem\\Profiles",
+               "HKCU\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Windows Messaging "
+               "Subsystem\\Profiles",
                "DefaultProfile", 1, "Outlook", "DROPPED");
-    CHECK_CONV(ol, R, "HKCU\\Software\\Microsoft\\Office\\14.0\\Common\\MailSettings", "NewSignature",
-               1, "Work", "HKCU\\Software\\Microsoft\\Office\\16.0\\Common\\MailSettings [NewSignature] Work");
+    CHECK_CONV(ol, R, "HKCU\\Software\\Microsoft\\Office\\14.0\\Common\\MailSettings",
+               "NewSignature", 1, "Work",
+               "HKCU\\Software\\Microsoft\\Office\\16.0\\Common\\MailSettings [NewSignature] Work");
     /* Another program's key is left to that program's conversion */
     CHECK_CONV(ol, R, "HKCU\\Software\\Microsoft\\Office\\14.0\\Word\\Options", "AutoSpell", 1, "1",
                "HKCU\\Software\\Microsoft\\Office\\14.0\\Word\\Options [AutoSpell] 1");
@@ -460,8 +468,8 @@ static void test_conversions(void **state)
     uint32_t wd = conv_of("microsoft-word", "11.0");
     CHECK_CONV(wd, R, "HKCU\\Software\\Microsoft\\Office\\11.0\\Common\\Toolbars\\Settings",
                "Microsoft Word", 1, "x", "DROPPED");
-    CHECK_CONV(wd, R, "HKCU\\Software\\Microsoft\\Office\\11.0\\Word\\Options", "DefaultFormat", 1, "",
-               "HKCU\\Software\\Microsoft\\Office\\16.0\\Word\\Options [DefaultFormat] Doc");
+    CHECK_CONV(wd, R, "HKCU\\Software\\Microsoft\\Office\\11.0\\Word\\Options", "DefaultFormat", 1,
+               "", "HKCU\\Software\\Microsoft\\Office\\16.0\\Word\\Options [DefaultFormat] Doc");
     CHECK_CONV(wd, R, "HKCU\\Software\\Microsoft\\Office\\11.0\\Word\\Options", "DefaultFormat", 1,
                "Rtf", "HKCU\\Software\\Microsoft\\Office\\16.0\\Word\\Options [DefaultFormat] Rtf");
 
@@ -482,10 +490,8 @@ static void test_conversions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_library_compiles),
-        cmocka_unit_test(test_conventions),
-        cmocka_unit_test(test_office_versions),
-        cmocka_unit_test(test_detection),
+        cmocka_unit_test(test_library_compiles), cmocka_unit_test(test_conventions),
+        cmocka_unit_test(test_office_versions),  cmocka_unit_test(test_detection),
         cmocka_unit_test(test_conversions),
     };
     return cmocka_run_group_tests_name("appdefs_all", tests, setup, teardown);
