@@ -104,7 +104,8 @@ def parse_reg_export(path, hklm_prefix=None):
     """Parses a `ferry reg export` file into ({(key, name): (type, bytes)}, {keys}); keys and
     names are lower-cased, HKEY_CURRENT_USER is written HKCU."""
     raw = open(path, "rb").read()
-    text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
+    bom16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+    text = raw.decode("utf-16") if bom16 else raw.decode("utf-8-sig")
     joined, cur = [], ""
     for line in text.replace("\r\n", "\n").split("\n"):
         if cur:
