@@ -6,9 +6,10 @@
  *   case is one cmocka test. FERRY_UPDATE_EXPECTED=1 rewrites the expected files from the
  *   current output (review the diff before committing).
  * - The shipped appdefs/ compile together with no diagnostic, define the content paths the
- *   default template selects, and their detection finds what the real fixture hives hold
- *   (WinSCP, PuTTY and Word 16.0 but not 15.0 in NTUSER_with_winscp.DAT, whose Office\15.0
- *   holds only Outlook; Word 14.0 and no WinSCP in NTUSER.DAT).
+ *   default template selects and the library's others, and their detection finds what the
+ *   real fixture hives hold (WinSCP, PuTTY, 7-Zip, Chrome and Office 16.0 but not Word 15.0
+ *   in NTUSER_with_winscp.DAT, whose Office\15.0 holds only Outlook; Office 14.0 and no
+ *   WinSCP in NTUSER.DAT). tests/unit/test_appdefs_all.c checks the library as a whole.
  * - The entry points: missing file or folder, folder order and filtering, UTF-16 input,
  *   bad encoding, the in-memory entry point; limits on hostile sizes.
  * - Every complete appdef in docs/appdefs.md compiles. */
@@ -426,6 +427,37 @@ static void test_shipped_appdefs(void **state)
         "Applications|Microsoft Office|Word|Settings",
         "Applications|Microsoft Office|Word|Custom Dictionaries",
         "Applications|Microsoft Office|Word|AutoCorrect",
+        "Applications|Microsoft Office|Excel",
+        "Applications|Microsoft Office|PowerPoint",
+        "Applications|Microsoft Office|Outlook|Signatures",
+        "Applications|Microsoft Office|Outlook|Profiles",
+        "Applications|Microsoft Office|Outlook|Data Files",
+        "Applications|Microsoft Office|Common|User Information",
+        "Applications|Microsoft Office|Common|Custom Dictionaries",
+        "Applications|Microsoft Office|Common|Templates",
+        "Applications|Microsoft Office|Common|AutoCorrect",
+        "Windows|Screen Saver",
+        "Windows|Mouse",
+        "Windows|Keyboard",
+        "Windows|Regional Settings",
+        "Windows|Explorer Options",
+        "Windows|Accessibility",
+        "Windows|Wireless Network Profiles",
+        "Applications|Internet Explorer|Favorites",
+        "Applications|Windows Terminal",
+        "Applications|Mozilla Firefox",
+        "Applications|Mozilla Thunderbird",
+        "Applications|Google Chrome",
+        "Applications|Microsoft Edge",
+        "Applications|7-Zip",
+        "Applications|Notepad++",
+        "Applications|VLC media player",
+        "Applications|Adobe Acrobat Reader",
+        "Applications|Visual Studio Code",
+        "Applications|Git for Windows",
+        "Applications|FileZilla",
+        "Applications|KeePass",
+        "Applications|KeePass|Data Files",
     };
     for (size_t i = 0; i < FY_ARRAY_LEN(paths); i++) {
         if (!path_defined(&ir, paths[i])) print_error("content path %s is not defined\n", paths[i]);
@@ -438,17 +470,27 @@ static void test_shipped_appdefs(void **state)
     for (size_t i = 0; i < ir.nrules; i++)
         if (&ir.apps[ir.rules[i].app] == docs) assert_false(ir.rules[i].detection);
 
-    /* Word: five versions, each detected by its key; four conversions to 16.0, each with a
-     * move-key; a drop with a reason and a mapped value somewhere. */
+    /* Word: five versions, each detected by its user key or its installation (`any`, the
+     * user's key first); four conversions to 16.0, each with a move-key; a drop with a reason
+     * and a mapped value somewhere. */
     const fy_ir_app *word = app_at(&ir, "Applications|Microsoft Office|Word");
     assert_non_null(word);
     assert_int_equal(word->nversions, 5);
     for (size_t k = 0; k < word->nversions; k++) {
-        assert_non_null(word->versions[k].detect);
-        assert_int_equal(word->versions[k].detect->kind, FY_DET_REG_KEY);
+        const fy_ir_detect *d = word->versions[k].detect;
+        assert_non_null(d);
+        assert_int_equal(d->kind, FY_DET_ANY);
+        assert_true(d->nkids >= 2);
+        assert_int_equal(d->kids[0].kind, FY_DET_REG_KEY);
         char *want =
             fy_xasprintf("HKCU\\Software\\Microsoft\\Office\\%s\\Word", word->versions[k].version);
-        assert_string_equal(word->versions[k].detect->path, want);
+        assert_string_equal(d->kids[0].path, want);
+        free(want);
+        assert_int_equal(d->kids[1].kind, FY_DET_REG_VALUE);
+        want = fy_xasprintf("HKLM\\Software\\Microsoft\\Office\\%s\\Word\\InstallRoot",
+                            word->versions[k].version);
+        assert_string_equal(d->kids[1].path, want);
+        assert_string_equal(d->kids[1].name, "Path");
         free(want);
     }
     int word_idx = (int)(word - ir.apps), nconv = 0, drops = 0, maps = 0;
@@ -598,6 +640,15 @@ static void test_fixture_detection(void **state)
     check_detected(h, &ir, "Applications|WinSCP", "*");
     check_detected(h, &ir, "Applications|PuTTY", "*");
     check_detected(h, &ir, "Applications|Microsoft Office|Word", "16.0");
+    check_detected(h, &ir, "Applications|Microsoft Office|Excel", "16.0");
+    check_detected(h, &ir, "Applications|Microsoft Office|PowerPoint", "16.0");
+    /* Office\15.0\Outlook and 16.0\Outlook: both found, the newest counts */
+    check_detected(h, &ir, "Applications|Microsoft Office|Outlook", "15.0,16.0");
+    check_detected(h, &ir, "Applications|Microsoft Office|Common", "16.0");
+    check_detected(h, &ir, "Applications|7-Zip", "*");
+    check_detected(h, &ir, "Applications|Google Chrome", "*");
+    check_detected(h, &ir, "Applications|Internet Explorer", "*");
+    check_detected(h, &ir, "Applications|Adobe Acrobat Reader", "(none)");
     /* The rules name keys that exist there: WinSCP's configuration, PuTTY's sessions. */
     assert_true(hive_key(h, "HKCU\\Software\\Martin Prikryl\\WinSCP 2\\Configuration") != 0);
     assert_true(hive_key(h, "HKCU\\Software\\SimonTatham\\PuTTY\\Sessions") != 0);
@@ -610,6 +661,14 @@ static void test_fixture_detection(void **state)
     assert_non_null(h);
     check_detected(h, &ir, "Applications|WinSCP", "(none)");
     check_detected(h, &ir, "Applications|Microsoft Office|Word", "14.0");
+    check_detected(h, &ir, "Applications|Microsoft Office|Excel", "14.0");
+    check_detected(h, &ir, "Applications|Microsoft Office|PowerPoint", "14.0");
+    check_detected(h, &ir, "Applications|Microsoft Office|Outlook", "14.0");
+    check_detected(h, &ir, "Applications|Microsoft Office|Common", "14.0");
+    check_detected(h, &ir, "Applications|7-Zip", "(none)");
+    check_detected(h, &ir, "Applications|Google Chrome", "(none)");
+    /* Adobe ARM (the updater) is not Reader's settings */
+    check_detected(h, &ir, "Applications|Adobe Acrobat Reader", "(none)");
     hivex_close(h);
 
     fy_ir_free(&ir);
@@ -835,7 +894,7 @@ static void test_doc_examples(void **state)
             }
             assert_int_equal(d.n, 0);
             assert_int_equal(ir.napps, 1);
-            if (!strcmp(ir.apps[0].id, "winscp")) assert_int_equal(ir.nrules, 6);
+            if (!strcmp(ir.apps[0].id, "winscp")) assert_int_equal(ir.nrules, 7);
             fy_diags_free(&d);
             fy_ir_free(&ir);
             complete++;
