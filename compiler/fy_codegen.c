@@ -364,7 +364,7 @@ static void gen_step(fy_codegen *cg, const fy_ir_conv_step *s)
         break;
     case FY_CONV_DROP:
         guard(cg, &skip, FY_OBJ_KIND_REGVAL, s->key, false, s->name);
-        emit(cg, FY_OP_XDROP, 0, 0, 0);
+        emit(cg, FY_OP_XDROP, 0, 0, str(cg, s->reason ? s->reason : ""));
         break;
     }
     land(cg, &skip);

@@ -68,7 +68,7 @@
     X(XMAP, NONE, NONE, MAP, FY_K_CNV, "object data mapped through table c; acc = mapped")     \
     X(XSUBST, NONE, NONE, REGEX, FY_K_CNV, "every match of regex c in string data -> s0")      \
     X(XFILE, NONE, NONE, NONE, FY_K_CNV, "object file folder: prefix s0 becomes s1")           \
-    X(XDROP, NONE, NONE, NONE, FY_K_CNV, "the object is not injected")
+    X(XDROP, NONE, NONE, STR, FY_K_CNV, "the object is not injected; string c says why")
 
 typedef enum {
 #define FY_X(name) FY_OPND_##name,

@@ -43,6 +43,7 @@ struct fy_vm {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     char err[256];
+    const char *drop_reason; /* the last XDROP's reason (program string) */
 };
 
 /* The order in which candidates are tried, so that the first decisive match ends the run:
@@ -130,6 +131,11 @@ void fy_vm_set_regex_limits(fy_vm *vm, uint32_t match_limit, uint32_t depth_limi
 const char *fy_vm_error(const fy_vm *vm)
 {
     return vm->err;
+}
+
+const char *fy_vm_drop_reason(const fy_vm *vm)
+{
+    return vm->drop_reason ? vm->drop_reason : "";
 }
 
 /* ---- helpers ---- */
@@ -522,11 +528,11 @@ static int run(fy_vm *vm, uint32_t entry)
         case FY_OP_LEAF:
             if (o)
                 acc = o->kind != FY_OBJ_KIND_REGKEY &&
-                      fy_glob_match(p->str[in->c], p->str_len[in->c], o->name, o->name_len, false);
+                      fy_glob_match(p->str[in->c], p->str_len[in->c], o->name, o->name_len, true);
             else
                 acc = vm->mobj->kind != FY_OBJ_KIND_REGKEY &&
                       fy_glob_match(p->str[in->c], p->str_len[in->c], vm->orig_name,
-                                    vm->orig_name_len, false);
+                                    vm->orig_name_len, true);
             break;
         case FY_OP_SIZE:
             acc = o->kind == FY_OBJ_KIND_FILE && cmp_i64(in->a, (int64_t)o->size, p->consts[in->c]);
@@ -597,6 +603,7 @@ static int run(fy_vm *vm, uint32_t entry)
             break;
         case FY_OP_XDROP:
             vm->mobj->dropped = true;
+            vm->drop_reason = p->str[in->c];
             acc = true;
             break;
         default:

@@ -102,6 +102,8 @@ int fy_vm_convert(fy_vm *vm, uint32_t c, fy_mobject *obj);
 
 /* The last failure's message ("" when none). */
 const char *fy_vm_error(const fy_vm *vm);
+/* Why the last conversion dropped its object (the appdef's reason; "" when none). */
+const char *fy_vm_drop_reason(const fy_vm *vm);
 
 /* Compares dotted version strings numerically ("11.0.8173" < "16.0"). */
 int fy_version_cmp(const char *a, const char *b);

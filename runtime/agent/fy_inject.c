@@ -365,7 +365,9 @@ static bool convert(ictx *x, fy_mobject *o, const char *what)
             return false;
         }
         if (o->dropped) {
-            fy_log_msg(x->a->log, FY_LOG_VERBOSE, "not injected (dropped by a conversion): %s", what);
+            const char *why = fy_vm_drop_reason(x->vm);
+            fy_log_msg(x->a->log, FY_LOG_VERBOSE, "not injected (dropped by a conversion): %s%s%s", what,
+                       *why ? ": " : "", why);
             return false;
         }
     }

@@ -66,7 +66,7 @@ static void test_unreachable_is_not_restricted(void **state)
     expect_ok(p);
     /* ... but its operands are still checked */
     p->code[1].c = 5;
-    expect_err(p, "pc 0x0008: XDROP operand c must be 0, is 5");
+    expect_err(p, "pc 0x0008: XDROP operand c (STR) is 5, outside 0..0");
     fy_program_free(p);
 }
 

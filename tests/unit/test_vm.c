@@ -221,6 +221,9 @@ static void test_registry_rules(void **s)
     assert_int_equal(t_classify(vm, &o, NULL), FY_DECIDE_EXCLUDE);
     o = t_regval("HKCU\\Control Panel\\Desktop", "wallpaper");
     assert_int_equal(t_classify(vm, &o, NULL), FY_DECIDE_INCLUDE);
+    /* value names are not paths: [*] takes a name holding backslashes (printer names) */
+    o = t_regval("HKCU\\Software\\SimonTatham\\PuTTY\\Sessions", "\\\\printsrv\\Sales-Color");
+    assert_int_equal(t_classify(vm, &o, NULL), FY_DECIDE_INCLUDE);
     o = t_regval("HKCU\\Control Panel\\Desktop", "ScreenSaveActive");
     assert_int_equal(t_classify(vm, &o, NULL), FY_DECIDE_NONE);
     o = t_regkey("HKCU\\Control Panel\\Desktop"); /* a value rule does not take the key */
@@ -382,6 +385,7 @@ static void test_conversions(void **s)
     st = t_step(&ir, c, FY_CONV_DROP);
     st->key = fy_arena_printf(&ir.arena, "%s\\Options", k14);
     st->name = "Gone";
+    st->reason = "no longer read by Word 2016";
     st = t_step(&ir, c, FY_CONV_SET_TYPE);
     st->key = fy_arena_printf(&ir.arena, "%s\\Options", k14);
     st->name = "Num";
@@ -421,6 +425,7 @@ static void test_conversions(void **s)
     set_sz(&o, opt, "Gone", "x");
     assert_int_equal(fy_vm_convert(vm, 0, &o), 0);
     assert_true(o.dropped);
+    assert_string_equal(fy_vm_drop_reason(vm), "no longer read by Word 2016");
 
     set_sz(&o, opt, "Num", "42");
     assert_int_equal(fy_vm_convert(vm, 0, &o), 0);
