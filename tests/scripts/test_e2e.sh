@@ -10,23 +10,7 @@ set -euo pipefail
 ferry="$FERRY_BUILD_DIR/ferry"
 ferryc="$FERRY_BUILD_DIR/ferryc"
 src="$FERRY_SOURCE_DIR"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-run() { # run EXPECTED-EXIT(S, e.g. "0|1") CMD...: runs, output in $t/out, $t/err
-  local want=$1
-  shift
-  set +e
-  "$@" >"$t/out" 2>"$t/err"
-  local got=$?
-  set -e
-  if ! [[ "$got" =~ ^($want)$ ]]; then
-    fail "exit $got (wanted $want): $*"
-    sed 's/^/    /' "$t/out" "$t/err" | head -20
-  fi
-  return 0
-}
+source "$(dirname "$0")/harness.sh"
 same_file() { # same_file SRC DST: byte-identical, same modification time
   if [ ! -f "$2" ]; then fail "missing: $2"; return; fi
   cmp -s "$1" "$2" || fail "content differs: $2"
@@ -194,5 +178,4 @@ grep -q changed "$t/r1/Desktop/todo.txt" && fail "restore --at 1 gave the new co
 run 0 "$ferry" restore --store "$t/st" --user 'OLDCORP\hdowd' --to "$t/r2" '*todo.txt'
 grep -q changed "$t/r2/Desktop/todo.txt" || fail "restore of the latest generation"
 
-if [ "$fails" -gt 0 ]; then echo "$fails check(s) failed"; exit 1; fi
-echo "test_e2e: all checks passed"
+harness_done test_e2e

@@ -11,23 +11,7 @@ set -euo pipefail
 ferry="$FERRY_BUILD_DIR/ferry"
 se="$FERRY_BUILD_DIR/se"
 src="$FERRY_SOURCE_DIR"
-t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-run() { # run EXPECTED-EXIT(S, e.g. "0|1") CMD...: runs, output in $t/out, $t/err
-  local want=$1
-  shift
-  set +e
-  "$@" >"$t/out" 2>"$t/err"
-  local got=$?
-  set -e
-  if ! [[ "$got" =~ ^($want)$ ]]; then
-    fail "exit $got (wanted $want): $*"
-    sed 's/^/    /' "$t/out" "$t/err" | head -20
-  fi
-  return 0
-}
+source "$(dirname "$0")/harness.sh"
 personalities() { # personalities STORE: "DOMAIN\user@COMPUTER gens" lines, sorted
   "$ferry" list --store "$1" --json | python3 -c '
 import json,sys
