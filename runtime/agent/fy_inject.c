@@ -748,6 +748,10 @@ static int inject_one(ictx *x, psel *ps)
     rc = fy_agent_load_program(a, img, img_n);
     free(img);
     if (rc) return rc;
+    /* the template's Log Level, unless --log-level said otherwise */
+    const char *lvs = fy_agent_policy(a->prog, "Logging", "Log Level");
+    fy_log_level lv;
+    if (!o->log_level && lvs && fy_log_level_parse(lvs, &lv) == 0) fy_log_set_level(a->log, lv);
     const fy_program *p = a->prog;
     x->r = ps->r;
     const fy_store_meta *meta = fy_store_gen_meta(ps->g);

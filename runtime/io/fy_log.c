@@ -590,6 +590,13 @@ bool fy_log_enabled(const fy_log *l, fy_log_level lv)
     return l && lv <= l->level;
 }
 
+void fy_log_set_level(fy_log *l, fy_log_level lv)
+{
+    pthread_mutex_lock(&l->mu);
+    l->level = lv;
+    pthread_mutex_unlock(&l->mu);
+}
+
 void fy_log_vmsg(fy_log *l, fy_log_level lv, const char *fmt, va_list ap)
 {
     if (!l) return;

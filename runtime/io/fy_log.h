@@ -81,6 +81,9 @@ void fy_log_time_section(fy_log *l);
 void fy_log_msg(fy_log *l, fy_log_level lv, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void fy_log_vmsg(fy_log *l, fy_log_level lv, const char *fmt, va_list ap);
+/* Changes the level from here on (the agent learns the template's Log Level only once it
+ * has loaded a personality's program). */
+void fy_log_set_level(fy_log *l, fy_log_level lv);
 bool fy_log_enabled(const fy_log *l, fy_log_level lv);
 
 size_t fy_log_errors(const fy_log *l);
