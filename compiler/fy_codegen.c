@@ -175,6 +175,15 @@ static uint8_t cmp_code(fy_cmp c)
     return (uint8_t)c; /* fy_cmp is numbered as the CMP operand: 1..6 */
 }
 
+/* A literal node that the dispatch tree holds whole (tadd stops at FY_DISPATCH_MAX_DEPTH). */
+static bool node_exact(const char *node)
+{
+    if (!fy_glob_is_literal(node, strlen(node)) || strchr(node, '^') || !strcmp(node, "*")) return false;
+    int comps = 1;
+    for (const char *c = node; *c; c++) comps += *c == '\\';
+    return comps <= FY_DISPATCH_MAX_DEPTH;
+}
+
 /* NODE's a operand: bit 1 recurse, bit 2 literal (no wildcard: a prefix comparison). */
 static uint8_t node_flags(const char *node, bool recurse)
 {
@@ -698,7 +707,7 @@ fy_codegen *fy_codegen_run(const fy_ir *ir, fy_diags *diags)
         pr->action = (uint8_t)r->action;
         pr->kind = r->pat.kind == FY_OBJ_FILE ? 1 : 2;
         pr->flags = (r->detection ? FY_RULE_DETECTION : 0) | (r->pat.recurse ? FY_RULE_RECURSE : 0) |
-                    (r->pat.keys ? FY_RULE_KEYS : 0);
+                    (r->pat.keys ? FY_RULE_KEYS : 0) | (node_exact(r->pat.node) ? FY_RULE_NODE_EXACT : 0);
         pr->app = r->app < 0 ? FY_NONE : (uint32_t)r->app;
         pr->component = FY_NONE;
         if (r->app >= 0 && r->component >= 0) {

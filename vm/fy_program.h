@@ -43,7 +43,12 @@ typedef struct fy_prog_regex {
     uint32_t flags;   /* PCRE2 compile options: only PCRE2_CASELESS (0x8) is allowed */
 } fy_prog_regex;
 
-enum { FY_RULE_DETECTION = 1u, FY_RULE_RECURSE = 2u, FY_RULE_KEYS = 4u };
+/* FY_RULE_NODE_EXACT: the rule's node is literal and the dispatch tree holds all of it, so
+ * reaching the rule through the tree proves its NODE test (for a rule that does not recurse,
+ * when the object's folder ends at that tree node). The VM then starts the block after the
+ * test. A wrong flag can only change decisions, never memory safety: the VM checks the
+ * block's shape before it trusts the flag. */
+enum { FY_RULE_DETECTION = 1u, FY_RULE_RECURSE = 2u, FY_RULE_KEYS = 4u, FY_RULE_NODE_EXACT = 8u };
 
 typedef struct fy_prog_rule {
     uint8_t stage;  /* fy_stage (1..3) */

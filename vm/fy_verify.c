@@ -277,7 +277,7 @@ static int check_rules(fy_vctx *v)
             need_entry(v, T, i, "entry", r->entry) || need_str(v, T, i, "node", r->node) ||
             opt_str(v, T, i, "dest", r->dest))
             return -1;
-        if (r->flags & ~(FY_RULE_DETECTION | FY_RULE_RECURSE | FY_RULE_KEYS))
+        if (r->flags & ~(FY_RULE_DETECTION | FY_RULE_RECURSE | FY_RULE_KEYS | FY_RULE_NODE_EXACT))
             return recfail(v, T, i, "unknown flags 0x%02x", r->flags);
     }
     return 0;

@@ -40,6 +40,8 @@ struct fy_vm {
     uint64_t *order;     /* per rule: its place in the trial order (order_key) */
     uint32_t *all;       /* every rule in trial order, for fy_vm_classify_all */
     uint32_t *dhash;     /* per dispatch node: FNV-1a of its (upper-case ASCII) name */
+    uint32_t *after_node; /* per rule with FY_RULE_NODE_EXACT: where its block goes on once
+                             its NODE test holds; FY_NONE when the flag cannot be trusted */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     char err[256];
@@ -77,6 +79,17 @@ fy_vm *fy_vm_new(const fy_program *p, const fy_vm_host *host)
         vm->all[i] = i;
     }
     qsort_r(vm->all, p->nrules, sizeof(*vm->all), cmp_order, (void *)p);
+    /* Where an exact rule's block continues after its NODE test: past the NODE, and past
+     * the JF that follows it (acc is true there). Only for blocks that begin so. */
+    vm->after_node = fy_xcalloc(p->nrules ? p->nrules : 1, sizeof(*vm->after_node));
+    for (uint32_t i = 0; i < p->nrules; i++) {
+        uint32_t e = p->rules[i].entry / FY_INSN_SIZE;
+        vm->after_node[i] = FY_NONE;
+        if (!(p->rules[i].flags & FY_RULE_NODE_EXACT) || p->code[e].op != FY_OP_NODE) continue;
+        uint32_t next = e + 1; /* exists: a verified block's NODE is never its last insn */
+        if (p->code[next].op == FY_OP_JF) next++;
+        vm->after_node[i] = next * FY_INSN_SIZE;
+    }
     /* Node names are upper-cased by the compiler; hash them as gather() hashes an
      * ASCII path component (non-ASCII names never match the fast path: it is skipped). */
     vm->dhash = fy_xcalloc(p->ndnodes ? p->ndnodes : 1, sizeof(*vm->dhash));
@@ -102,6 +115,7 @@ void fy_vm_free(fy_vm *vm)
     free(vm->order);
     free(vm->all);
     free(vm->dhash);
+    free(vm->after_node);
     fy_buf_free(&vm->v);
     fy_buf_free(&vm->vtext);
     fy_buf_free(&vm->version);
@@ -478,12 +492,11 @@ static int host_call(fy_vm *vm, uint8_t n)
 }
 
 /* Runs the block at byte offset `entry`. Returns acc (0/1) or -1 on a failure. */
-static int run(fy_vm *vm, uint32_t entry)
+static int run_from(fy_vm *vm, uint32_t entry, bool acc)
 {
     const fy_program *p = vm->p;
     const fy_insn *code = p->code;
     uint32_t pc = entry / FY_INSN_SIZE;
-    bool acc = false;
     int failed = 0;
     const fy_object *o = vm->obj;
     for (;;) {
@@ -614,6 +627,11 @@ static int run(fy_vm *vm, uint32_t entry)
     }
 }
 
+static int run(fy_vm *vm, uint32_t entry)
+{
+    return run_from(vm, entry, false);
+}
+
 /* ---- classification ---- */
 
 static bool rule_applies(const fy_vm *vm, const fy_prog_rule *r, const fy_object *o)
@@ -634,6 +652,8 @@ static bool rule_applies(const fy_vm *vm, const fy_prog_rule *r, const fy_object
 typedef struct run_slice {
     const uint32_t *r;
     uint32_t n;
+    uint8_t tree;   /* met through the dispatch tree: exact rules' NODE tests hold... */
+    uint8_t at_end; /* ...and the object's folder ends at this tree node */
 } run_slice;
 
 static void decide(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t nruns,
@@ -661,7 +681,15 @@ static void decide(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t nrun
         runs[pick].n--;
         const fy_prog_rule *r = &p->rules[ri];
         if (!rule_applies(vm, r, o)) continue;
-        if (run(vm, r->entry) != 1) continue;
+        int res;
+        if (runs[pick].tree && vm->after_node[ri] != FY_NONE) {
+            /* the tree proved the node: a folder at this node, or below it when recursing */
+            if (!(r->flags & FY_RULE_RECURSE) && !runs[pick].at_end) continue;
+            res = run_from(vm, vm->after_node[ri], true);
+        } else {
+            res = run(vm, r->entry);
+        }
+        if (res != 1) continue;
         matched++;
         if (r->stage == 3) {
             uncond = ri;
@@ -749,7 +777,8 @@ static uint32_t gather(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t 
     size_t pos = 0;
     while (nruns + 2 <= max) {
         const fy_prog_dnode *d = &p->dnodes[node];
-        if (d->nrefs) runs[nruns++] = (run_slice){p->drefs + d->first_ref, d->nrefs};
+        uint8_t at_end = pos >= o->folder_len;
+        if (d->nrefs) runs[nruns++] = (run_slice){p->drefs + d->first_ref, d->nrefs, 1, at_end};
         if (ext && d->nexts) {
             uint32_t lo = 0, hi = d->nexts;
             while (lo < hi) {
@@ -757,7 +786,7 @@ static uint32_t gather(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t 
                 const fy_prog_dext *x = &p->dexts[d->first_ext + mid];
                 int c = cmp_ext(p, x->ext, ext, extn);
                 if (c == 0) {
-                    runs[nruns++] = (run_slice){p->drefs + x->first_ref, x->nrefs};
+                    runs[nruns++] = (run_slice){p->drefs + x->first_ref, x->nrefs, 1, at_end};
                     break;
                 }
                 if (c < 0)
@@ -821,7 +850,7 @@ int fy_vm_classify(fy_vm *vm, const fy_object *obj, fy_verdict *out)
 int fy_vm_classify_all(fy_vm *vm, const fy_object *obj, fy_verdict *out)
 {
     vm->err[0] = 0;
-    run_slice all = {vm->all, vm->p->nrules};
+    run_slice all = {vm->all, vm->p->nrules, 0, 0};
     decide(vm, obj, &all, 1, out);
     return 0;
 }
