@@ -40,6 +40,7 @@ struct fy_vm {
     uint64_t *order;     /* per rule: its place in the trial order (order_key) */
     uint32_t *all;       /* every rule in trial order, for fy_vm_classify_all */
     uint32_t *dhash;     /* per dispatch node: FNV-1a of its (upper-case ASCII) name */
+    uint32_t *xhash;     /* per extension bucket: the same of its extension */
     uint32_t *after_node; /* per rule with FY_RULE_NODE_EXACT: where its block goes on once
                              its NODE test holds; FY_NONE when the flag cannot be trusted */
     pcre2_match_data *md;
@@ -100,6 +101,14 @@ fy_vm *fy_vm_new(const fy_program *p, const fy_vm_host *host)
             h = (h ^ (*q >= 'a' && *q <= 'z' ? *q - 32u : *q)) * 16777619u;
         vm->dhash[i] = h;
     }
+    vm->xhash = fy_xcalloc(p->ndexts ? p->ndexts : 1, sizeof(*vm->xhash));
+    for (uint32_t i = 0; i < p->ndexts; i++) {
+        uint32_t h = 2166136261u;
+        const char *nm = fy_prog_str(p, p->dexts[i].ext);
+        for (const unsigned char *q = (const unsigned char *)nm; *q; q++)
+            h = (h ^ (*q >= 'a' && *q <= 'z' ? *q - 32u : *q)) * 16777619u;
+        vm->xhash[i] = h;
+    }
     vm->md = pcre2_match_data_create(32, NULL);
     vm->mctx = pcre2_match_context_create(NULL);
     if (!vm->md || !vm->mctx) abort();
@@ -115,6 +124,7 @@ void fy_vm_free(fy_vm *vm)
     free(vm->order);
     free(vm->all);
     free(vm->dhash);
+    free(vm->xhash);
     free(vm->after_node);
     fy_buf_free(&vm->v);
     fy_buf_free(&vm->vtext);
@@ -773,13 +783,29 @@ static uint32_t gather(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t 
             }
         }
     }
+    uint32_t ext_hash = 2166136261u;
+    bool ext_ascii = true;
+    for (size_t i = 0; ext && i < extn; i++) {
+        unsigned char c = (unsigned char)ext[i];
+        ext_ascii &= c < 0x80;
+        ext_hash = (ext_hash ^ (c >= 'a' && c <= 'z' ? c - 32u : c)) * 16777619u;
+    }
     uint32_t node = 0;
     size_t pos = 0;
     while (nruns + 2 <= max) {
         const fy_prog_dnode *d = &p->dnodes[node];
         uint8_t at_end = pos >= o->folder_len;
         if (d->nrefs) runs[nruns++] = (run_slice){p->drefs + d->first_ref, d->nrefs, 1, at_end};
-        if (ext && d->nexts) {
+        if (ext && d->nexts && ext_ascii) {
+            /* hash first (computed at fy_vm_new), then the name itself */
+            for (uint32_t k = 0; k < d->nexts; k++) {
+                const fy_prog_dext *x = &p->dexts[d->first_ext + k];
+                if (vm->xhash[d->first_ext + k] == ext_hash && cmp_ext(p, x->ext, ext, extn) == 0) {
+                    runs[nruns++] = (run_slice){p->drefs + x->first_ref, x->nrefs, 1, at_end};
+                    break;
+                }
+            }
+        } else if (ext && d->nexts) {
             uint32_t lo = 0, hi = d->nexts;
             while (lo < hi) {
                 uint32_t mid = lo + (hi - lo) / 2;
