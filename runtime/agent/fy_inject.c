@@ -44,6 +44,7 @@ typedef struct ictx {
     fy_safe_root *undo_root;
     char *undo_rel; /* the undo folder (relative to the system drive) */
     FILE *undo_manifest;
+    unsigned undo_count; /* names the copies kept in the undo folder */
     uint64_t files, regs, skipped;
     bool fatal;
     int fatal_code;
@@ -390,8 +391,7 @@ static char *undo_keep(ictx *x, fy_safe_root *root, const char *rel)
     char err[512];
     int fd = fy_safe_open(root, rel, O_RDONLY, 0, err, sizeof err);
     if (fd < 0) return NULL;
-    static unsigned counter;
-    char *copy = fy_xasprintf("%s/%06u", x->undo_rel, ++counter);
+    char *copy = fy_xasprintf("%s/%06u", x->undo_rel, ++x->undo_count);
     fy_place_opts po = {0};
     if (fy_safe_place_fd(x->undo_root, copy, fd, &po, NULL, err, sizeof err)) {
         free(copy);

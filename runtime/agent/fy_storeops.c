@@ -36,7 +36,6 @@ static void iso_time(int64_t t, char *out, size_t n)
 
 static void json_str(FILE *f, const char *s)
 {
-    fy_buf b = {0};
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
@@ -44,7 +43,6 @@ static void json_str(FILE *f, const char *s)
         else fputc(*p, f);
     }
     fputc('"', f);
-    fy_buf_free(&b);
 }
 
 int fy_agent_list(fy_agent *a)
