@@ -38,7 +38,7 @@ void fy_agent_msg(fy_agent *a, fy_log_level lv, const char *fmt, ...)
         fy_buf_putc(&a->early, '\n');
         va_end(ap3);
     }
-    if (lv <= FY_LOG_WARNING || !a->log) {
+    if (lv <= FY_LOG_WARNING) {
         if (a->progress) fy_progress_clear(a->progress);
         fprintf(stderr, "ferry: %s", lv == FY_LOG_ERROR ? "error: " : lv == FY_LOG_WARNING ? "warning: " : "");
         vfprintf(stderr, fmt, ap);

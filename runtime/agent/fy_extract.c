@@ -649,9 +649,13 @@ int fy_agent_open_machine(fy_agent *a, fy_machine **m)
     fy_diags warn = {0};
     int rc = fy_machine_open(o->machine, specs, o->ndrives, &warn, m, err, sizeof err);
     free(specs);
-    for (size_t i = 0; i < warn.n; i++)
-        fy_agent_msg(a, FY_LOG_WARNING, "%s%s%s", warn.v[i].file ? warn.v[i].file : "",
-                     warn.v[i].file ? ": " : "", warn.v[i].message);
+    for (size_t i = 0; i < warn.n; i++) {
+        /* A folder out of reach is reported where it matters, per user, by the extraction
+         * (and injection uses the default folder): here it is only a verbose line. */
+        bool per_user = !strcmp(warn.v[i].check, "machine-folder-unreachable");
+        fy_agent_msg(a, per_user ? FY_LOG_VERBOSE : FY_LOG_WARNING, "%s%s%s",
+                     warn.v[i].file ? warn.v[i].file : "", warn.v[i].file ? ": " : "", warn.v[i].message);
+    }
     fy_diags_free(&warn);
     if (rc) {
         fy_agent_msg(a, FY_LOG_ERROR, "%s", err);
