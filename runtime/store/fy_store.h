@@ -60,6 +60,7 @@ typedef enum {
     FY_STORE_SYNC_START, /* start write-back only (sync_file_range); advisory */
     FY_STORE_SYNC_DATA,  /* fdatasync */
     FY_STORE_SYNC_FULL,  /* fsync (folders) */
+    FY_STORE_SYNC_FS,    /* syncfs: everything on fd's file system (a batch of objects) */
 } fy_store_sync_kind;
 
 typedef struct fy_store_io {

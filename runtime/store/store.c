@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #define SMALL_OBJECT (1u << 20) /* read whole, hashed first: duplicates are never written */
-#define BATCH_MAX 64            /* objects waiting for their fdatasync + rename */
+#define BATCH_MAX 256           /* objects waiting for their sync + rename */
 #define BATCH_BYTES (64u << 20)
 #define READ_SLICE (256u << 10)
 #define PROGRAM_MAX (256u << 20)
@@ -666,6 +666,12 @@ static int flush_batch(fy_store_writer *w, char *err, size_t err_size)
     const fy_store *s = w->s;
     int rc = FY_STORE_OK;
     size_t i = 0;
+    /* A batch of several objects is made durable by one syncfs (one journal commit and
+     * one disk flush) rather than one fdatasync each; a single object by fdatasync. Either
+     * way, no object gets its final name before its bytes are on disk. */
+    bool whole_fs = w->n_batch > 1;
+    if (whole_fs && st_sync(s, w->batch[0].fd, FY_STORE_SYNC_FS) < 0)
+        whole_fs = false; /* a file system without syncfs: one fdatasync each, below */
     for (; i < w->n_batch; i++) {
         pending *p = &w->batch[i];
         char rel[68], fan[3];
@@ -673,7 +679,7 @@ static int flush_batch(fy_store_writer *w, char *err, size_t err_size)
         memcpy(fan, rel, 2);
         fan[2] = 0;
         unsigned fi = (unsigned)strtoul(fan, NULL, 16);
-        if (st_sync(s, p->fd, FY_STORE_SYNC_DATA) < 0) {
+        if (!whole_fs && st_sync(s, p->fd, FY_STORE_SYNC_DATA) < 0) {
             rc = st_fail_errno(err, err_size, FY_STORE_ERR_IO, errno,
                                "cannot write an object to %s", w->rel);
             break;

@@ -115,6 +115,8 @@ static int px_sync(void *c, int fd, fy_store_sync_kind k)
         return 0;
     case FY_STORE_SYNC_DATA:
         return fdatasync(fd);
+    case FY_STORE_SYNC_FS:
+        return syncfs(fd);
     default:
         return fsync(fd);
     }
