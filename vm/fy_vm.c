@@ -66,6 +66,22 @@ static int cmp_order(const void *a, const void *b, void *ctx)
     return x < y ? -1 : x > y;
 }
 
+/* FNV-1a over ASCII-upper-cased bytes: the key of the hash-first look-ups in the dispatch
+ * tree. *ascii (may be NULL) says whether every byte was ASCII; only then does the hash of
+ * an object's name stand for its case-insensitive form. */
+static uint32_t fold_hash(const char *s, size_t n, bool *ascii)
+{
+    uint32_t h = 2166136261u;
+    bool all = true;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        all &= c < 0x80;
+        h = (h ^ (c >= 'a' && c <= 'z' ? c - 32u : c)) * 16777619u;
+    }
+    if (ascii) *ascii = all;
+    return h;
+}
+
 fy_vm *fy_vm_new(const fy_program *p, const fy_vm_host *host)
 {
     fy_vm *vm = fy_xcalloc(1, sizeof(*vm));
@@ -95,20 +111,12 @@ fy_vm *fy_vm_new(const fy_program *p, const fy_vm_host *host)
      * ASCII path component (non-ASCII names never match the fast path: it is skipped). */
     vm->dhash = fy_xcalloc(p->ndnodes ? p->ndnodes : 1, sizeof(*vm->dhash));
     for (uint32_t i = 0; i < p->ndnodes; i++) {
-        uint32_t h = 2166136261u;
-        const char *nm = fy_prog_str(p, p->dnodes[i].name);
-        for (const unsigned char *q = (const unsigned char *)nm; *q; q++)
-            h = (h ^ (*q >= 'a' && *q <= 'z' ? *q - 32u : *q)) * 16777619u;
-        vm->dhash[i] = h;
+        uint32_t nm = p->dnodes[i].name;
+        vm->dhash[i] = nm < p->nstr ? fold_hash(p->str[nm], p->str_len[nm], NULL) : 0;
     }
     vm->xhash = fy_xcalloc(p->ndexts ? p->ndexts : 1, sizeof(*vm->xhash));
-    for (uint32_t i = 0; i < p->ndexts; i++) {
-        uint32_t h = 2166136261u;
-        const char *nm = fy_prog_str(p, p->dexts[i].ext);
-        for (const unsigned char *q = (const unsigned char *)nm; *q; q++)
-            h = (h ^ (*q >= 'a' && *q <= 'z' ? *q - 32u : *q)) * 16777619u;
-        vm->xhash[i] = h;
-    }
+    for (uint32_t i = 0; i < p->ndexts; i++)
+        vm->xhash[i] = fold_hash(p->str[p->dexts[i].ext], p->str_len[p->dexts[i].ext], NULL);
     vm->md = pcre2_match_data_create(32, NULL);
     vm->mctx = pcre2_match_context_create(NULL);
     if (!vm->md || !vm->mctx) abort();
@@ -760,9 +768,36 @@ static void decide(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t nrun
     vm->obj = NULL;
 }
 
-static int cmp_ext(const fy_program *p, uint32_t ext, const char *e, size_t en)
+/* Dispatch look-ups: a name among a node's children or extension buckets (sorted by
+ * their upper-cased bytes). Few entries and an ASCII name:
+ * hash first; otherwise a binary search of the folded names. FY_NONE when absent. */
+#define FY_HASH_SCAN_MAX 16
+
+/* children = true: the entries are dnodes, else extension buckets. h and ascii from
+ * fold_hash(s, n). Inlined into both uses so the branch on `children` disappears. */
+static inline uint32_t lookup(const fy_program *p, bool children, const uint32_t *hashes, uint32_t first,
+                              uint32_t count, const char *s, size_t n, uint32_t h, bool ascii)
 {
-    return fy_strcasecmp_u8(p->str[ext], p->str_len[ext], e, en);
+#define NAME_OF(i) (children ? p->dnodes[i].name : p->dexts[i].ext)
+    if (ascii && count <= FY_HASH_SCAN_MAX) {
+        for (uint32_t i = first; i < first + count; i++) {
+            uint32_t nm = NAME_OF(i);
+            if (hashes[i] == h && fy_strcasecmp_u8(p->str[nm], p->str_len[nm], s, n) == 0) return i;
+        }
+        return FY_NONE;
+    }
+    uint32_t lo = 0, hi = count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2, nm = NAME_OF(first + mid);
+        int c = fy_strcasecmp_u8(p->str[nm], p->str_len[nm], s, n);
+        if (c == 0) return first + mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return FY_NONE;
+#undef NAME_OF
 }
 
 /* Walks the dispatch tree along the object's folder; at every node met, the rules anchored
@@ -783,80 +818,26 @@ static uint32_t gather(fy_vm *vm, const fy_object *o, run_slice *runs, uint32_t 
             }
         }
     }
-    uint32_t ext_hash = 2166136261u;
-    bool ext_ascii = true;
-    for (size_t i = 0; ext && i < extn; i++) {
-        unsigned char c = (unsigned char)ext[i];
-        ext_ascii &= c < 0x80;
-        ext_hash = (ext_hash ^ (c >= 'a' && c <= 'z' ? c - 32u : c)) * 16777619u;
-    }
+    bool ext_ascii = false;
+    uint32_t ext_hash = ext ? fold_hash(ext, extn, &ext_ascii) : 0;
     uint32_t node = 0;
     size_t pos = 0;
     while (nruns + 2 <= max) {
         const fy_prog_dnode *d = &p->dnodes[node];
         uint8_t at_end = pos >= o->folder_len;
         if (d->nrefs) runs[nruns++] = (run_slice){p->drefs + d->first_ref, d->nrefs, 1, at_end};
-        if (ext && d->nexts && ext_ascii) {
-            /* hash first (computed at fy_vm_new), then the name itself */
-            for (uint32_t k = 0; k < d->nexts; k++) {
-                const fy_prog_dext *x = &p->dexts[d->first_ext + k];
-                if (vm->xhash[d->first_ext + k] == ext_hash && cmp_ext(p, x->ext, ext, extn) == 0) {
-                    runs[nruns++] = (run_slice){p->drefs + x->first_ref, x->nrefs, 1, at_end};
-                    break;
-                }
-            }
-        } else if (ext && d->nexts) {
-            uint32_t lo = 0, hi = d->nexts;
-            while (lo < hi) {
-                uint32_t mid = lo + (hi - lo) / 2;
-                const fy_prog_dext *x = &p->dexts[d->first_ext + mid];
-                int c = cmp_ext(p, x->ext, ext, extn);
-                if (c == 0) {
-                    runs[nruns++] = (run_slice){p->drefs + x->first_ref, x->nrefs, 1, at_end};
-                    break;
-                }
-                if (c < 0)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
+        if (ext && d->nexts) {
+            uint32_t x = lookup(p, false, vm->xhash, d->first_ext, d->nexts, ext, extn, ext_hash, ext_ascii);
+            if (x != FY_NONE)
+                runs[nruns++] = (run_slice){p->drefs + p->dexts[x].first_ref, p->dexts[x].nrefs, 1, at_end};
         }
         if (pos >= o->folder_len || !d->nchildren) break;
         size_t e = pos;
-        uint32_t h = 2166136261u;
-        bool ascii = true;
-        while (e < o->folder_len && o->folder[e] != '\\') {
-            unsigned char c = (unsigned char)o->folder[e++];
-            ascii &= c < 0x80;
-            h = (h ^ (c >= 'a' && c <= 'z' ? c - 32u : c)) * 16777619u;
-        }
-        uint32_t lo = 0, hi = d->nchildren, next = FY_NONE;
-        if (ascii && d->nchildren <= 16) {
-            /* few children: compare folded-name hashes first (computed at fy_vm_new) */
-            for (uint32_t k = 0; k < d->nchildren; k++) {
-                uint32_t ci = d->first_child + k, nm = p->dnodes[ci].name;
-                if (vm->dhash[ci] == h &&
-                    fy_strcasecmp_u8(p->str[nm], p->str_len[nm], o->folder + pos, e - pos) == 0) {
-                    next = ci;
-                    break;
-                }
-            }
-            lo = hi; /* done */
-        }
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            uint32_t ci = d->first_child + mid;
-            uint32_t nm = p->dnodes[ci].name;
-            int c = fy_strcasecmp_u8(p->str[nm], p->str_len[nm], o->folder + pos, e - pos);
-            if (c == 0) {
-                next = ci;
-                break;
-            }
-            if (c < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
+        while (e < o->folder_len && o->folder[e] != '\\') e++;
+        bool ascii;
+        uint32_t h = fold_hash(o->folder + pos, e - pos, &ascii);
+        uint32_t next =
+            lookup(p, true, vm->dhash, d->first_child, d->nchildren, o->folder + pos, e - pos, h, ascii);
         if (next == FY_NONE) break;
         node = next;
         pos = e < o->folder_len ? e + 1 : e;
