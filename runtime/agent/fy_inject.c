@@ -58,6 +58,22 @@ static void skipped(ictx *x, const char *what, const char *why)
     fy_agent_fail(x->a, FY_EXIT_PARTIAL);
 }
 
+/* The safe root of a Windows path's drive, and the path beneath it with '/' separators in
+ * *rel (reset first); NULL when that drive is not on the target. */
+static fy_safe_root *target_of(ictx *x, const char *win, fy_buf *rel)
+{
+    rel->len = 0;
+    for (size_t i = 0; i < x->m->ndrives; i++) {
+        if ((win[0] & ~0x20) == x->m->drives[i].letter && win[1] == ':') {
+            for (const char *p = win[2] == '\\' ? win + 3 : win + 2; *p; p++)
+                fy_buf_putc(rel, *p == '\\' ? '/' : (uint8_t)*p);
+            fy_buf_cstr(rel);
+            return x->roots[i];
+        }
+    }
+    return NULL;
+}
+
 /* ---- the target user ---- */
 
 static char *lookup_sid_map(const char *csv, const char *from, const char *to)
@@ -173,10 +189,8 @@ static int create_profile(ictx *x, const char *account, const char *sid)
         return -1;
     }
     char *win = fy_xasprintf("%s\\%s", m->profiles_dir, name);
-    const char *rel_start = win + 3; /* "C:\" */
     fy_buf rel = {0};
-    for (const char *p = rel_start; *p; p++) fy_buf_putc(&rel, *p == '\\' ? '/' : (uint8_t)*p);
-    int rc = copy_tree(x, def_host, fy_buf_cstr(&rel), 0);
+    int rc = target_of(x, win, &rel) == x->roots[0] ? copy_tree(x, def_host, fy_buf_cstr(&rel), 0) : -1;
     free(def_host);
     char err[512];
     fy_reg *soft = NULL;
@@ -423,17 +437,6 @@ static void note_new_folders(ictx *x, fy_safe_root *root, const char *rel)
 
 /* ---- files ---- */
 
-static fy_safe_root *root_for(ictx *x, const char *win, const char **rel)
-{
-    for (size_t i = 0; i < x->m->ndrives; i++) {
-        if ((win[0] & ~0x20) == x->m->drives[i].letter && win[1] == ':') {
-            *rel = win[2] == '\\' ? win + 3 : win + 2;
-            return x->roots[i];
-        }
-    }
-    return NULL;
-}
-
 static bool disk_excluded(const fy_agent_opts *o, char letter)
 {
     if (!o->exclude_disks) return false;
@@ -462,16 +465,15 @@ static void place_file(ictx *x, const fy_store_file *f)
         skipped(x, path, "its folder does not exist on the target's Windows version");
         goto out;
     }
-    const char *rel0;
-    fy_safe_root *root = root_for(x, win, &rel0);
+    fy_buf relb = {0};
+    fy_safe_root *root = target_of(x, win, &relb);
     if (!root || disk_excluded(a->o, (char)(win[0] & ~0x20))) {
         if (root) fy_log_msg(a->log, FY_LOG_VERBOSE, "not placed (--exclude-disks): %s", win);
         else skipped(x, path, "its drive is not on the target (add --drive)");
+        fy_buf_free(&relb);
         free(win);
         goto out;
     }
-    fy_buf relb = {0};
-    for (const char *p = rel0; *p; p++) fy_buf_putc(&relb, *p == '\\' ? '/' : (uint8_t)*p);
     char *rel = (char *)fy_buf_cstr(&relb);
     char err[512];
     struct timespec mt = fy_timespec_from_filetime((int64_t)f->mtime);
@@ -694,14 +696,9 @@ static int commit_hives(ictx *x, fy_agent_hives *th)
         fy_reg *r = hives[i];
         if (!r || !fy_reg_changed(r)) continue;
         char *win = fy_machine_win_path(x->m, fy_reg_path(r));
-        const char *rel0 = NULL;
-        fy_safe_root *root = win ? root_for(x, win, &rel0) : NULL;
-        char *backup = NULL;
         fy_buf rel = {0};
-        if (root) {
-            for (const char *p = rel0; *p; p++) fy_buf_putc(&rel, *p == '\\' ? '/' : (uint8_t)*p);
-            backup = undo_keep(x, root, fy_buf_cstr(&rel));
-        }
+        fy_safe_root *root = win ? target_of(x, win, &rel) : NULL;
+        char *backup = root ? undo_keep(x, root, fy_buf_cstr(&rel)) : NULL;
         int rc = fy_reg_commit(r, err, sizeof err);
         if (rc) {
             fy_agent_msg(x->a, FY_LOG_ERROR, "%s: %s", fy_reg_path(r), err);
@@ -807,19 +804,16 @@ static int inject_one(ictx *x, psel *ps)
     /* the undo folder: C:\ProgramData\ferry\undo\<time>_<DOMAIN>_<user> on the target */
     if (x->keep_undo) {
         const char *pd = fy_machine_token_path(x->m, NULL, FY_TOK_PROGRAM_DATA);
-        const char *rel0;
-        x->undo_root = pd ? root_for(x, pd, &rel0) : NULL;
+        fy_buf ub = {0};
+        x->undo_root = pd ? target_of(x, pd, &ub) : NULL;
         if (x->undo_root) {
             char ts[32];
             time_t now = (time_t)a->now;
             struct tm tm;
             gmtime_r(&now, &tm);
             strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-            fy_buf ub = {0};
-            for (const char *q = rel0; *q; q++) fy_buf_putc(&ub, *q == '\\' ? '/' : (uint8_t)*q);
             fy_buf_printf(&ub, "/ferry/undo/%s_%s_%s", ts, x->tu->domain, x->tu->name);
             x->undo_rel = fy_xstrdup(fy_buf_cstr(&ub));
-            fy_buf_free(&ub);
             if (fy_safe_mkdirs(x->undo_root, x->undo_rel, NULL, err, sizeof err) == 0) {
                 char *mrel = fy_xasprintf("%s/undo.txt", x->undo_rel);
                 int mfd = fy_safe_open(x->undo_root, mrel, O_WRONLY | O_CREAT | O_TRUNC, 0644, err, sizeof err);
@@ -829,6 +823,7 @@ static int inject_one(ictx *x, psel *ps)
                     fprintf(x->undo_manifest, "# ferry injection of %s into %s\n", ps->account, x->tu->account);
             }
         }
+        fy_buf_free(&ub);
     }
     fy_store_entry e;
     int src;
@@ -1137,27 +1132,25 @@ int fy_agent_undo(fy_agent *a)
             fy_user_id id = {dom, u2 + 1, NULL, false, 0};
             const char *why;
             char *win = fy_xasprintf("%s\\%s", pdwin, name);
-            char *wrel = fy_machine_canon_path(win);
+            fy_buf rel = {0};
+            bool on_target = target_of(&x, win, &rel) == x.roots[0];
             char *manifest = fy_xasprintf("%s/%s/undo.txt", host, name);
             struct stat st;
             char *who = fy_xasprintf("%s\\%s", dom, u2 + 1);
             bool again = false;
             for (size_t k = 0; k < nseen; k++) again |= fy_streq_ci(seen[k], who);
-            if (!again && fy_user_selected(&f, &id, &why) && stat(manifest, &st) == 0 && wrel) {
-                fy_buf rel = {0};
-                for (const char *p = wrel + 3; *p; p++) fy_buf_putc(&rel, *p == '\\' ? '/' : (uint8_t)*p);
+            if (!again && fy_user_selected(&f, &id, &why) && stat(manifest, &st) == 0 && on_target) {
                 if (undo_set(&x, fy_buf_cstr(&rel))) fy_agent_fail(a, FY_EXIT_PARTIAL);
                 printf("undone: %s\n", name);
                 done++;
-                fy_buf_free(&rel);
                 seen = fy_xrealloc(seen, (nseen + 1) * sizeof(*seen));
                 seen[nseen++] = who;
                 who = NULL;
             }
             free(who);
+            fy_buf_free(&rel);
             free(dom);
             free(win);
-            free(wrel);
             free(manifest);
         }
         for (size_t k = 0; k < nseen; k++) free(seen[k]);
