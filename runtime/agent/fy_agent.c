@@ -151,6 +151,40 @@ int fy_agent_load_program(fy_agent *a, const uint8_t *embedded, size_t embedded_
     return 0;
 }
 
+int fy_agent_open_machine(fy_agent *a, fy_machine **m)
+{
+    const fy_agent_opts *o = a->o;
+    fy_machine_drive_spec *specs = fy_xcalloc(o->ndrives + 1, sizeof(*specs));
+    char err[512];
+    for (size_t i = 0; i < o->ndrives; i++) {
+        char *spec = fy_xasprintf("%s=%s", o->drives[i].from, o->drives[i].to);
+        int bad = fy_machine_parse_drive(spec, &specs[i], err, sizeof err);
+        if (!bad) specs[i].dir = o->drives[i].to;
+        free(spec);
+        if (bad) {
+            fy_agent_msg(a, FY_LOG_ERROR, "--drive: %s", err);
+            free(specs);
+            return FY_EXIT_USAGE;
+        }
+    }
+    fy_diags warn = {0};
+    int rc = fy_machine_open(o->machine, specs, o->ndrives, &warn, m, err, sizeof err);
+    free(specs);
+    for (size_t i = 0; i < warn.n; i++) {
+        /* A folder out of reach is reported where it matters, per user, by the extraction
+         * (and injection uses the default folder): here it is only a verbose line. */
+        bool per_user = !strcmp(warn.v[i].check, "machine-folder-unreachable");
+        fy_agent_msg(a, per_user ? FY_LOG_VERBOSE : FY_LOG_WARNING, "%s%s%s",
+                     warn.v[i].file ? warn.v[i].file : "", warn.v[i].file ? ": " : "", warn.v[i].message);
+    }
+    fy_diags_free(&warn);
+    if (rc) {
+        fy_agent_msg(a, FY_LOG_ERROR, "%s", err);
+        return FY_EXIT_MACHINE;
+    }
+    return 0;
+}
+
 int fy_agent_open_log(fy_agent *a, fy_log_op op, const char *computer)
 {
     const fy_agent_opts *o = a->o;
