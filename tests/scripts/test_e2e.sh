@@ -104,6 +104,32 @@ run 6 "$ferry" extract --machine "$xp" --store "$t/none" --program "$t/SE.fyb" -
 run 2 "$ferry" extract --machine "$xp" --store "$t/none" --log-dir "$t/logs"
 run 6 "$ferry" extract --machine "$t" --store "$t/none" --program "$t/SE.fyb" --log-dir "$t/logs"
 
+# ---- bad inputs: each a clear error with its documented exit code, nothing written ----
+printf 'not a program' >"$t/bad.fyb"
+run 3 "$ferry" extract --machine "$xp" --store "$t/bad1" --program "$t/bad.fyb" --log-dir "$t/logs"
+grep -q 'bad.fyb' "$t/err" || fail "a bad program is named in the error"
+absent "$t/bad1"
+printf 'include "<My Docs>" *\n' >"$t/SE.rul"
+printf '[Policies]\n' >"$t/SE.cfg"
+run 3 "$ferry" extract --machine "$xp" --store "$t/bad2" --config "$t/SE.cfg" --log-dir "$t/logs"
+grep -q 'SE.rul:1:' "$t/err" || fail "a template error is shown with file:line:col"
+absent "$t/bad2"
+run 4 "$ferry" restore --store "$t/st" --user 'NOBODY\x' --to "$t/r0"
+run 4 "$ferry" list --store "$t/no-such-store"
+cp -a "$t/w10.orig" "$t/hib"
+printf 'HIBR' >"$t/hib/hiberfil.sys"
+head -c 4096 /dev/zero >>"$t/hib/hiberfil.sys"
+(cd "$t/hib" && find . -type f -exec sha256sum {} + | sort) >"$t/hib.before"
+run 6 "$ferry" inject --machine "$t/hib" --store "$t/st" --domain OLDCORP:NEWCORP --log-dir "$t/logs"
+grep -qi 'hibernated' "$t/err" || fail "hibernated target: no reason given"
+(cd "$t/hib" && find . -type f -exec sha256sum {} + | sort) >"$t/hib.after"
+cmp -s "$t/hib.before" "$t/hib.after" || fail "a hibernated target was written"
+cp -r "$t/st" "$t/damaged"
+obj=$(find "$t/damaged/OLDCORP/hdowd/OLDPC01/objects" -type f | head -1)
+printf '\xff' | dd of="$obj" bs=1 seek=40 conv=notrunc status=none
+run 4 "$ferry" verify --store "$t/damaged"
+grep -q 'DAMAGED' "$t/out" || fail "verify names the damaged object"
+
 # ---- passwords ----
 printf 's3cret-horse\n' >"$t/pw"
 run 0 "$ferry" extract --machine "$xp" --store "$t/enc" --program "$t/SE.fyb" --include-user 'OLDCORP\hdowd' --password-file "$t/pw" --log-dir "$t/logs"
