@@ -100,6 +100,9 @@ static inline void fy_put_le64(uint8_t *p, uint64_t v)
  * failure of every function with an (err, err_size) out-parameter. */
 int fy_fail(char *err, size_t err_size, int e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The folder of the running program (/proc/self/exe), malloc'd; NULL when unknown. */
+char *fy_exe_dir(void);
+
 /* ---- diagnostics ---- */
 typedef enum { FY_DIAG_ERROR, FY_DIAG_WARNING, FY_DIAG_NOTE } fy_diag_level;
 

@@ -691,17 +691,6 @@ static const char *local_path(se_run *r, const char *what, const char *path, int
     return path;
 }
 
-static char *exe_dir(void)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
-    return fy_xstrdup(exe);
-}
-
 /* The template: /CONFIG, else SE.cfg in the current folder, else beside se. */
 static int find_template(se_run *r, const fy_se_args *a, const char **cfg)
 {
@@ -714,7 +703,7 @@ static int find_template(se_run *r, const fy_se_args *a, const char **cfg)
     char cwd[PATH_MAX];
     char *dir = getcwd(cwd, sizeof cwd) ? fy_xstrdup(cwd) : fy_xstrdup(".");
     char *found = fy_se_find_file(dir, "SE.cfg");
-    char *xdir = found ? NULL : exe_dir();
+    char *xdir = found ? NULL : fy_exe_dir();
     if (!found && xdir) found = fy_se_find_file(xdir, "SE.cfg");
     if (found) {
         *cfg = own(r, found);
